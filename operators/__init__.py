@@ -1,0 +1,1 @@
+"""Operators: thin wrappers turning scene properties into submitter calls."""

@@ -1,0 +1,1 @@
+"""Panels: draw only."""

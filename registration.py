@@ -1,0 +1,9 @@
+"""Registration of the extension's classes (filled in by the UI work)."""
+
+
+def register() -> None:
+    pass
+
+
+def unregister() -> None:
+    pass

@@ -1,0 +1,49 @@
+"""`orbitfarm` command line: one parser, subcommands registered by the modules that own them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import cmd_jobs, cmd_render
+from .launch import RuntimeError_
+from .spec import SettingsError
+from .targets.base import TargetError
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit code 2."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError, SettingsError, TargetError, RuntimeError_, FileNotFoundError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orbitfarm",
+        description="Orbit-render datasets (RGB PNG, depth EXR, camera poses) from .blend files, "
+                    "on this machine or a cluster.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    cmd_render.register(sub)
+    cmd_jobs.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"orbitfarm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"orbitfarm {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

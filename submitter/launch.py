@@ -1,0 +1,102 @@
+"""How a worker process is started: a Blender executable or a Python that has the bpy module.
+
+Both runtimes run the same worker code (worker/main.py), loaded as the package `orbitfarm` from a
+code directory: the installed package for `orbitfarm render`, or the job directory's own copy on
+cluster nodes so they run exactly the version that submitted. Pure functions; nothing runs here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNTIME_KINDS = ("python", "blender")
+
+# Runs inside the worker process: import the orbitfarm package from CODE_DIR under the name
+# "orbitfarm" whatever the folder is called, then hand the remaining arguments to the worker.
+# It must stay one line-free expression so it survives `--python-expr` and shell quoting.
+_BOOT = (
+    "import sys,importlib.util as u;"
+    "d=sys.argv[sys.argv.index('--')+1];"
+    "s=u.spec_from_file_location('orbitfarm',d+'/__init__.py',submodule_search_locations=[d]);"
+    "m=u.module_from_spec(s);sys.modules['orbitfarm']=m;s.loader.exec_module(m);"
+    "import orbitfarm.worker.main as w;w.entry(sys.argv[sys.argv.index('--')+2:])"
+)
+
+
+class RuntimeError_(RuntimeError):
+    """No usable Blender/bpy runtime; the message says how to configure one."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A way to run Blender: kind 'blender' (an executable) or 'python' (with bpy importable)."""
+
+    kind: str
+    executable: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in RUNTIME_KINDS:
+            raise ValueError(f"runtime kind must be one of {RUNTIME_KINDS}, got {self.kind!r}")
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.executable}"
+
+
+def package_dir() -> Path:
+    """The directory holding this orbitfarm package (the repo root / extension root)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def worker_argv(runtime: Runtime, code_dir: str | Path, task_file: str | Path) -> list[str]:
+    """argv that runs the worker on `task_file` with orbitfarm loaded from `code_dir`."""
+    code = str(code_dir)
+    task = str(task_file)
+    if runtime.kind == "blender":
+        # --factory-startup: no user add-ons/startup file; --disable-autoexec: scripts embedded
+        # in .blend files never run (the worker also opens files with use_scripts=False).
+        return [runtime.executable, "-b", "--factory-startup", "--disable-autoexec",
+                "--python-exit-code", "1", "--python-expr", _BOOT, "--", code, "--task", task]
+    return [runtime.executable, "-c", _BOOT, "--", code, "--task", task]
+
+
+def worker_shell_line(runtime: Runtime, code_dir: str, task_file: str) -> str:
+    """The same command as one shell-safe line (for sbatch scripts and docs)."""
+    return shlex.join(worker_argv(runtime, code_dir, task_file))
+
+
+def worker_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a worker: unbuffered output so logs stream while frames render."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    return env
+
+
+def detect_runtime(blender: str | None = None, python: str | None = None) -> Runtime:
+    """Pick the runtime: explicit settings first, then this Python if it has bpy, then PATH."""
+    if blender:
+        return Runtime("blender", blender)
+    if python:
+        return Runtime("python", python)
+    env_blender = os.environ.get("ORBITFARM_BLENDER")
+    if env_blender:
+        return Runtime("blender", env_blender)
+    env_python = os.environ.get("ORBITFARM_PYTHON")
+    if env_python:
+        return Runtime("python", env_python)
+    if importlib.util.find_spec("bpy") is not None:
+        return Runtime("python", sys.executable)
+    found = shutil.which("blender")
+    if found:
+        return Runtime("blender", found)
+    raise RuntimeError_(
+        "no Blender found: install the bpy wheel into this Python (pip install bpy==4.5.4), "
+        "put `blender` on PATH, or set ORBITFARM_BLENDER=/path/to/blender "
+        "(or `blender:` in the target profile)"
+    )

@@ -1,0 +1,1 @@
+"""Targets: where tasks run (local, SLURM, ...)."""

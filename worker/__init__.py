@@ -1,0 +1,1 @@
+"""Blender-side rendering: load, detect animation, centre, orbit, render. Runs inside Blender."""
