@@ -1,9 +1,45 @@
-"""Registration of the extension's classes (filled in by the UI work)."""
+"""Registration of the extension's classes and properties (imported only by register())."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import preferences, props
+from .operators import (
+    batch_ops,
+    jobs_ops,
+    monitor,
+    preflight_ops,
+    preview_ops,
+    profiles_ops,
+    submit_ops,
+)
+from .panels import lists, spaces
+
+# Property groups first (pointers need them), panels last (parents before children).
+classes = (
+    *props.classes,
+    *preferences.classes,
+    *preview_ops.classes,
+    *preflight_ops.classes,
+    *submit_ops.classes,
+    *jobs_ops.classes,
+    *batch_ops.classes,
+    *profiles_ops.classes,
+    *lists.classes,
+    *spaces.classes,
+)
+
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(  # type: ignore[func-returns-value, misc]
+    classes)
 
 
 def register() -> None:
-    pass
+    _register_classes()
+    props.attach()
 
 
 def unregister() -> None:
-    pass
+    monitor.stop()
+    props.detach()
+    _unregister_classes()

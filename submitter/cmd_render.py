@@ -1,9 +1,73 @@
-"""`orbitfarm render`: render subjects on this machine through the worker (no job directory)."""
+"""`orbitfarm render`: render subjects on this machine through the worker (no job directory).
+
+One worker process per subject, so a crash, hang or timeout costs only that subject.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from .launch import Runtime, detect_runtime
+from .localrun import TIMEOUT_EXIT, run_worker
+from .spec import Subject, WorkerTask, add_render_options, settings_from_args
+from .subjectresult import mark_failed, read_result
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("render", help="render .blend subjects on this machine",
+                       description="Render orbit datasets (rgb/, depth/, transforms.json, "
+                                   "result.json under DIR/<blend stem>/) on this machine.")
+    p.add_argument("blends", nargs="+", metavar="SCENE.blend", help=".blend files to render")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    add_render_options(p)
+    p.add_argument("--force", action="store_true", help="re-render frames that already exist")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--blender", metavar="PATH", help="Blender executable to render with")
+    who.add_argument("--python", metavar="PATH", help="a Python with the bpy module to render with")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up on a subject after this many seconds (default: no limit)")
+    p.set_defaults(handler=run)
+
+
+def _died_reason(code: int, timeout: float | None) -> str:
+    if code == TIMEOUT_EXIT:
+        return f"timed out after {timeout:g} s (--timeout); the worker was killed"
+    if code == 2:
+        return "the worker could not read its task (see the log above)"
+    if code < 0:
+        return f"the worker was killed by signal {-code} (crash or out of memory?)"
+    return f"the worker exited with code {code} without recording a result (crash?)"
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    runtime: Runtime = detect_runtime(args.blender, args.python)
+    out_dir = Path(args.out).expanduser().resolve()
+    subjects = []
+    seen: dict[str, str] = {}
+    for blend in args.blends:
+        path = Path(blend).expanduser().resolve()
+        if path.stem in seen:
+            raise SystemExit(f"orbitfarm render: error: {blend} and {seen[path.stem]} would both "
+                             f"write to {out_dir / path.stem}; rename one of them")
+        seen[path.stem] = blend
+        subjects.append(Subject(blend=str(path), out=str(out_dir / path.stem)))
+    failed = 0
+    for subject in subjects:
+        task = WorkerTask(settings=settings, subjects=[subject], force=args.force,
+                          subject_timeout=args.timeout)
+        code = run_worker(runtime, task, timeout=args.timeout)
+        status = read_result(subject.out).get("status")
+        if code not in (0, 1):
+            mark_failed(subject.out, _died_reason(code, args.timeout), subject=subject.name,
+                        blend=subject.blend)
+            status = "failed"
+        if status == "failed" or code != 0:
+            failed += 1
+        print(f"orbitfarm render: {subject.name}: {status or 'failed'}"
+              f" -> {subject.out}", flush=True)
+    print(f"orbitfarm render: {len(subjects) - failed} of {len(subjects)} subject(s) ok"
+          f"{f', {failed} failed' if failed else ''}; outputs in {out_dir}", file=sys.stderr)
+    return 1 if failed else 0

@@ -37,13 +37,13 @@ def parse_frame_spec(spec: str | None, total: int) -> list[int]:
         step = int(m.group(3)) if m.group(3) is not None else 1
         if step < 1:
             raise FrameSpecError(f"step must be at least 1 in {item!r}")
-        if end < start:
-            raise FrameSpecError(f"range {item!r} runs backwards; write {end}-{start}")
-        if start < 1 or end > total:
+        if min(start, end) < 1 or max(start, end) > total:
             raise FrameSpecError(
                 f"frames in {item!r} are outside the orbit's 1-{total} "
                 f"(--frames sets how many frames make one revolution)"
             )
+        if end < start:
+            raise FrameSpecError(f"range {item!r} runs backwards; write {end}-{start}")
         frames.update(range(start, end + 1, step))
     return sorted(frames)
 

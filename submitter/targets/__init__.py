@@ -1,1 +1,50 @@
-"""Targets: where tasks run (local, SLURM, ...)."""
+"""Targets: where tasks run (local, SLURM, ...). A registry of kinds, imported lazily.
+
+Each kind maps to "module:Class" inside this package and is imported only when used, so a
+missing or broken target module breaks only its own kind.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .base import Target, TargetError
+
+TARGET_KINDS: dict[str, str] = {
+    "local": ".local:LocalTarget",
+    "slurm": ".slurm:SlurmTarget",
+}
+
+
+def target_class(kind: str) -> type[Target]:
+    """The Target subclass registered for `kind` (raises TargetError with the known kinds)."""
+    ref = TARGET_KINDS.get(kind)
+    if ref is None:
+        raise TargetError(
+            f"unknown target kind {kind!r}; known kinds: {', '.join(sorted(TARGET_KINDS))}"
+        )
+    module_name, _, class_name = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name, __name__)
+    except ImportError as exc:
+        raise TargetError(f"the {kind!r} target is not available here: {exc}") from None
+    cls = getattr(module, class_name)
+    return cls
+
+
+def make_target(profile: dict[str, Any]) -> Target:
+    """Build a target from a profile dict (needs 'kind'; defaults to local)."""
+    kind = profile.get("kind", "local")
+    return target_class(kind)(profile=dict(profile, kind=kind))
+
+
+def available_kinds() -> dict[str, type[Target] | str]:
+    """Every registered kind -> its class, or the reason it cannot be imported."""
+    found: dict[str, type[Target] | str] = {}
+    for kind in TARGET_KINDS:
+        try:
+            found[kind] = target_class(kind)
+        except TargetError as exc:
+            found[kind] = str(exc)
+    return found

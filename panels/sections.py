@@ -1,0 +1,200 @@
+"""Draw functions shared by the Properties › Output panels and the 3D Viewport sidebar tab.
+
+Drawing only: every value comes from the scene settings, the WindowManager runtime state or
+the preferences; every button is an orbitfarm operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from ..operators import bridge
+
+_SEVERITY_ICON = {"error": "CANCEL", "warning": "ERROR"}
+
+
+def draw_orbit(context: bpy.types.Context, layout: Any) -> None:
+    """Orbit: frames, radius, elevation, resolution, engine, samples, device; preview."""
+    s = bridge.scene_settings(context)
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    col = layout.column()
+    col.prop(s, "frames")
+    col.prop(s, "frame_range")
+    row = col.row()
+    row.prop(s, "radius_mode", expand=True)
+    if s.radius_mode == "FIXED":
+        col.prop(s, "radius")
+    else:
+        col.prop(s, "margin")
+    col.prop(s, "elevation")
+    sub = col.column(align=True)
+    sub.prop(s, "width", text="Resolution X")
+    sub.prop(s, "height", text="Y")
+    col.prop(s, "engine")
+    row = col.row(heading="Samples")
+    row.prop(s, "use_custom_samples", text="")
+    sub = row.row()
+    sub.active = s.use_custom_samples
+    sub.prop(s, "samples", text="")
+    col.prop(s, "device")
+    row = layout.row(align=True)
+    row.operator("orbitfarm.preview_orbit", icon="CAMERA_DATA")
+    row.operator("orbitfarm.remove_preview", icon="X", text="")
+    layout.operator("orbitfarm.reset_settings", icon="LOOP_BACK")
+
+
+def draw_outputs(context: bpy.types.Context, layout: Any) -> None:
+    """Outputs: RGB PNG, depth EXR, camera poses, transparency and the output folder."""
+    s = bridge.scene_settings(context)
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    col = layout.column(heading="Write")
+    col.prop(s, "rgb")
+    col.prop(s, "depth")
+    col.prop(s, "poses")
+    col.prop(s, "transparent")
+    layout.prop(s, "output_dir")
+
+
+def draw_status(context: bpy.types.Context, layout: Any) -> None:
+    """Background progress, last status line and last error."""
+    runtime = bridge.runtime(context)
+    if runtime.busy:
+        if hasattr(layout, "progress"):
+            layout.progress(factor=runtime.progress, type="BAR",
+                            text=runtime.status or "Working…")
+        else:
+            layout.label(text=f"{runtime.status} ({runtime.progress:.0%})")
+        layout.label(text="Esc aborts", icon="INFO")
+    elif runtime.status:
+        layout.label(text=runtime.status, icon="INFO")
+    if runtime.error:
+        box = layout.box()
+        for i, line in enumerate(_wrap(runtime.error, 60)):
+            box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+
+
+def draw_preflight(context: bpy.types.Context, layout: Any) -> None:
+    """Preflight results: each problem with what to do about it."""
+    runtime = bridge.runtime(context)
+    if not runtime.preflight_done:
+        layout.label(text="Run Preflight to check before submitting", icon="QUESTION")
+        return
+    if not runtime.problems:
+        layout.label(text="No problems found", icon="CHECKMARK")
+        return
+    for problem in runtime.problems:
+        box = layout.box()
+        col = box.column(align=True)
+        col.label(text=problem.message, icon=_SEVERITY_ICON.get(problem.severity, "INFO"))
+        if problem.hint:
+            for line in _wrap(problem.hint, 60):
+                col.label(text=line, icon="BLANK1")
+
+
+def draw_target(context: bpy.types.Context, layout: Any) -> None:
+    """Target profile, preflight and submit."""
+    s = bridge.scene_settings(context)
+    runtime = bridge.runtime(context)
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    layout.prop(s, "target")
+    if not bpy.app.online_access:
+        layout.label(text="Online access is off: only local targets", icon="INTERNET_OFFLINE")
+    row = layout.row(align=True)
+    row.enabled = not runtime.busy
+    row.operator("orbitfarm.preflight", icon="VIEWZOOM")
+    row.operator("orbitfarm.submit", icon="EXPORT")
+    draw_status(context, layout)
+    draw_preflight(context, layout)
+
+
+def draw_jobs(context: bpy.types.Context, layout: Any) -> None:
+    """Jobs list with live progress and the actions on the selected job."""
+    runtime = bridge.runtime(context)
+    row = layout.row()
+    row.template_list("ORBITFARM_UL_jobs", "", runtime, "jobs", runtime, "jobs_index", rows=3)
+    row.operator("orbitfarm.refresh_jobs", icon="FILE_REFRESH", text="")
+    if not 0 <= runtime.jobs_index < len(runtime.jobs):
+        return
+    job = runtime.jobs[runtime.jobs_index]
+    col = layout.column(align=True)
+    col.label(text=f"{job.job_id} on {job.target or '?'}: {job.state}")
+    if job.frames_total:
+        text = f"{job.frames_done}/{job.frames_total} frames"
+        if hasattr(col, "progress"):
+            col.progress(factor=job.frames_done / job.frames_total, type="BAR", text=text)
+        else:
+            col.label(text=text)
+    if job.failed_tasks:
+        col.label(text=f"{job.failed_tasks} failed task(s)", icon="ERROR")
+    for line in _wrap(job.detail, 60):
+        col.label(text=line)
+    grid = layout.grid_flow(columns=2, align=True)
+    grid.operator("orbitfarm.open_output", icon="FILE_FOLDER")
+    grid.operator("orbitfarm.contact_sheet", icon="IMAGE_DATA")
+    grid.operator("orbitfarm.retry_job", icon="FILE_REFRESH")
+    grid.operator("orbitfarm.cancel_job", icon="CANCEL")
+
+
+def draw_batch(context: bpy.types.Context, layout: Any) -> None:
+    """Batch list of .blend files submitted as one job with this scene's settings."""
+    s = bridge.scene_settings(context)
+    runtime = bridge.runtime(context)
+    row = layout.row()
+    row.template_list("ORBITFARM_UL_batch_files", "", s, "batch_files", s, "batch_index", rows=4)
+    col = row.column(align=True)
+    col.operator("orbitfarm.batch_add_files", icon="ADD", text="")
+    col.operator("orbitfarm.batch_add_folder", icon="FILE_FOLDER", text="")
+    col.operator("orbitfarm.batch_remove", icon="REMOVE", text="")
+    col.separator()
+    col.operator("orbitfarm.batch_clear", icon="X", text="")
+    if 0 <= s.batch_index < len(s.batch_files):
+        item = s.batch_files[s.batch_index]
+        for line in _wrap(item.message, 60):
+            layout.label(text=line)
+    row = layout.row(align=True)
+    row.enabled = not runtime.busy
+    row.operator("orbitfarm.batch_preflight", icon="VIEWZOOM")
+    row.operator("orbitfarm.batch_submit", icon="EXPORT")
+
+
+def draw_preferences(prefs: Any, context: bpy.types.Context, layout: Any) -> None:
+    """Preferences: output root, local Blender, target profiles (the CLI's targets.yaml)."""
+    from ..operators import profiles_ops
+
+    layout.prop(prefs, "output_root")
+    layout.prop(prefs, "blender_executable")
+    box = layout.box()
+    box.label(text=f"Target profiles: {profiles_ops.profiles_file()}", icon="NETWORK_DRIVE")
+    try:
+        found = bridge.load_profiles()
+    except bridge.user_errors() as exc:
+        for i, line in enumerate(_wrap(str(exc), 70)):
+            box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+        found = {}
+    for name, profile in sorted(found.items()):
+        box.label(text=f"{name}: {profile.get('kind', 'local')}", icon="DOT")
+    row = box.row(align=True)
+    row.operator("orbitfarm.edit_profiles", icon="TEXT")
+    row.operator("orbitfarm.save_profiles", icon="FILE_TICK")
+    if not bpy.app.online_access:
+        layout.label(text="Cluster targets need Preferences › System › Network › "
+                     "Allow Online Access", icon="INTERNET_OFFLINE")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Split a message into label-sized lines (labels do not wrap)."""
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return lines

@@ -1,0 +1,339 @@
+"""The SLURM target: one sbatch job array per job (split at MaxArraySize), tracked in batches.
+
+Submission goes through sbatch on this machine (a login node), sbatch over ssh to a login node,
+or slurmrestd (profile key `rest`). Scripts are written to JOBDIR/slurm/ and every array is
+recorded in JOBDIR/target.json: which plan indices it runs and on which attempt, so poll() maps
+SLURM's element ids back to tasks with ONE squeue call per poll, and retries become new arrays of
+just the tasks that need them (with more memory/time when the profile says `escalate_*`).
+
+Profile keys (targets YAML, kind: slurm) — each also an `orbitfarm submit` option:
+    partition, account, qos, time (12:00:00), gpus (1) or gres, cpus_per_task, mem, constraint,
+    exclude, nodelist, array_throttle, extra_sbatch: [lines], setup: [shell lines],
+    blender: /path/on/nodes  or  python: /path/to/python-with-bpy,
+    ssh: login-host, ssh_options: [...], path_map: [{local: ..., remote: ...}],
+    rest: {url, api_version, user, token_command, environment},
+    escalate_mem / escalate_time: factor per retry, max_array_size: override MaxArraySize.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..atomic import atomic_write_text
+from ..launch import Runtime
+from .base import ENDED, UNKNOWN, SchedulerState, Target, TargetError
+from .remote import PathMap, make_shell
+from .slurm_commands import ElementState, Key, SlurmCommands
+from .slurm_script import (
+    SLURM_DIR,
+    ArrayChunk,
+    ScriptError,
+    SlurmOptions,
+    build_script,
+    job_name,
+    split_arrays,
+)
+from .slurm_units import UnitError, scale_mem, scale_time
+
+if TYPE_CHECKING:
+    from ..jobdir import JobDir
+
+CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as the cluster sees them (path_map)
+DEFAULT_MAX_ARRAY_SIZE = 1001  # SLURM's default, used where MaxArraySize cannot be read (REST)
+
+# CLI option -> profile key, for the options that are plain values.
+_CLI_VALUES = {
+    "partition": str, "account": str, "qos": str, "time": str, "gpus": str, "gres": str,
+    "cpus_per_task": int, "mem": str, "constraint": str, "exclude": str, "nodelist": str,
+    "array_throttle": int, "ssh": str,
+}
+
+
+class SlurmTarget(Target):
+    """Tasks as elements of sbatch job arrays on a SLURM cluster."""
+
+    kind = "slurm"
+    # Built on first use (Target is a dataclass of `profile`; these are caches, not fields).
+    _commands: SlurmCommands | None = None
+    _rest: Any = None
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @classmethod
+    def add_cli_options(cls, parser: argparse.ArgumentParser) -> None:
+        g = parser.add_argument_group("slurm target (override the profile)")
+        g.add_argument("--partition", help="SLURM partition")
+        g.add_argument("--account", help="account to charge")
+        g.add_argument("--qos", help="quality of service")
+        g.add_argument("--time", metavar="LIMIT",
+                       help="time limit per task, e.g. 12:00:00 (default 12:00:00)")
+        g.add_argument("--gpus", metavar="N", help="GPUs per task (default 1; 0 for none)")
+        g.add_argument("--gres", metavar="SPEC", help="generic resources instead of --gpus, "
+                                                      "e.g. gpu:h100:1")
+        g.add_argument("--cpus-per-task", type=int, metavar="N", help="CPUs per task")
+        g.add_argument("--mem", help="memory per task, e.g. 32G")
+        g.add_argument("--constraint", help="node features, e.g. 'h100|a100'")
+        g.add_argument("--exclude", metavar="NODES", help="nodes not to use")
+        g.add_argument("--nodelist", metavar="NODES", help="nodes to use")
+        g.add_argument("--array-throttle", type=int, metavar="N",
+                       help="at most N tasks of the job run at once (sbatch --array=...%%N)")
+        g.add_argument("--sbatch-line", action="append", metavar="OPTION", dest="extra_sbatch",
+                       help="extra #SBATCH option, written --sbatch-line=--mail-type=END "
+                            "(repeatable)")
+        g.add_argument("--setup", action="append", metavar="SHELL",
+                       help="shell line run before the worker, e.g. 'module load blender/4.2' "
+                            "(repeatable)")
+        g.add_argument("--ssh", metavar="HOST", help="submit through ssh on this login node")
+
+    @classmethod
+    def profile_from_args(cls, profile: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+        merged = dict(profile)
+        for key in (*_CLI_VALUES, "blender", "python"):
+            value = getattr(args, key, None)
+            if value is not None:
+                merged[key] = value
+        for key in ("extra_sbatch", "setup"):
+            value = getattr(args, key, None)
+            if value:
+                merged[key] = list(merged.get(key) or []) + list(value)
+        if getattr(args, "gres", None):
+            merged.pop("gpus", None)
+        cls._options(merged)  # validate now: a bad option fails before anything is packed
+        return merged
+
+    @staticmethod
+    def _options(profile: dict[str, Any]) -> SlurmOptions:
+        try:
+            return SlurmOptions.from_profile(profile)
+        except (ScriptError, TypeError) as exc:
+            raise TargetError(f"slurm profile {profile.get('name', '')!r}: {exc}") from None
+
+    @property
+    def options(self) -> SlurmOptions:
+        return self._options(self.profile)
+
+    @property
+    def path_map(self) -> PathMap:
+        return PathMap.from_profile(self.profile.get("path_map"))
+
+    def runtime(self) -> Runtime:
+        """The runtime on the nodes: `python:` (bpy wheel) or `blender:` (default `blender`)."""
+        if self.profile.get("python"):
+            return Runtime("python", str(self.profile["python"]))
+        return Runtime("blender", str(self.profile.get("blender") or "blender"))
+
+    @property
+    def commands(self) -> SlurmCommands:
+        if self._commands is None:
+            self._commands = SlurmCommands(make_shell(self.profile))
+        return self._commands
+
+    @property
+    def rest(self) -> Any:
+        """The slurmrestd client when the profile has `rest:`, else None."""
+        if self._rest is None and self.profile.get("rest"):
+            from .slurm_rest import RestClient
+
+            self._rest = RestClient(self.profile["rest"])
+        return self._rest
+
+    def describe(self) -> str:
+        where = (f"REST {self.profile['rest'].get('url')}" if self.profile.get("rest")
+                 else f"ssh {self.profile['ssh']}" if self.profile.get("ssh") else "sbatch here")
+        opts = self.options
+        res = ", ".join(x for x in (opts.partition and f"partition {opts.partition}",
+                                    f"time {opts.time}",
+                                    opts.gres or (f"{opts.gpus} GPU" if opts.gpus else "no GPU"),
+                                    opts.mem and f"mem {opts.mem}") if x)
+        return f"slurm: {res} via {where} ({self.runtime().describe()})"
+
+    def check(self) -> None:
+        self.options  # noqa: B018 (validates the profile)
+        if self.rest is not None:
+            self.rest.version()
+        else:
+            self.commands.config()
+
+    def max_array_size(self) -> int:
+        override = self.profile.get("max_array_size")
+        if override:
+            return int(override)
+        if self.rest is not None:
+            return DEFAULT_MAX_ARRAY_SIZE
+        return self.commands.max_array_size()
+
+    # -- submission --------------------------------------------------------------------------
+
+    def _record(self, job: JobDir) -> dict[str, Any]:
+        record = job.target_record()
+        if record.get("kind") not in (None, self.kind):
+            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
+                              "not SLURM")
+        record.setdefault("kind", self.kind)
+        record.setdefault("arrays", [])
+        return record
+
+    def _options_for_attempt(self, attempt: int) -> SlurmOptions:
+        """The profile's options, with memory/time scaled by escalate_* ** (attempt - 1)."""
+        opts = self.options
+        retries = attempt - 1
+        if retries < 1:
+            return opts
+        try:
+            mem_factor = float(self.profile.get("escalate_mem") or 1)
+            time_factor = float(self.profile.get("escalate_time") or 1)
+            if opts.mem and mem_factor != 1:
+                opts = replace(opts, mem=scale_mem(opts.mem, mem_factor ** retries))
+            if time_factor != 1:
+                opts = replace(opts, time=scale_time(opts.time, time_factor ** retries))
+        except (UnitError, ValueError) as exc:
+            raise TargetError(f"escalate_mem/escalate_time: {exc}") from None
+        return opts
+
+    def _cluster_plan(self, job: JobDir) -> str:
+        """The plan file nodes read: plan.json, or a path-mapped copy when mount points differ."""
+        mapping = self.path_map
+        if not mapping:
+            return str(job.plan_file)
+        plan = job.plan
+        mapped = replace(plan, subjects=[
+            replace(s, blend=mapping.to_remote(s.blend), out=mapping.to_remote(s.out))
+            for s in plan.subjects])
+        atomic_write_text(job.path / CLUSTER_PLAN, mapped.to_json(job.path))
+        return mapping.to_remote(job.path / CLUSTER_PLAN)
+
+    def submit(self, job: JobDir, task_ids: list[str]) -> None:
+        if not task_ids:
+            return
+        record = self._record(job)
+        runs = _submissions_per_task(record)
+        by_attempt: dict[int, list[int]] = {}
+        for task_id in task_ids:
+            index = job.index_of(task_id)
+            by_attempt.setdefault(runs.get(index, 0) + 1, []).append(index)
+        mapping = self.path_map
+        remote_dir = mapping.to_remote(job.path)
+        plan_file = self._cluster_plan(job)
+        code_dir = mapping.to_remote(job.code_dir)
+        (job.path / SLURM_DIR).mkdir(exist_ok=True)
+        job.logs_dir.mkdir(exist_ok=True)
+        name = job_name(job.id)
+        width = job.plan.width
+        max_size = self.max_array_size()
+        try:
+            for attempt, indices in sorted(by_attempt.items()):
+                options = self._options_for_attempt(attempt)
+                for chunk in split_arrays(indices, max_size):
+                    number = len(record["arrays"]) + 1
+                    script = build_script(name=name, job_dir=remote_dir, plan_file=plan_file,
+                                          code_dir=code_dir, runtime=self.runtime(), chunk=chunk,
+                                          id_width=width, options=options, attempt=attempt)
+                    script_rel = f"{SLURM_DIR}/array-{number}.sh"
+                    atomic_write_text(job.path / script_rel, script)
+                    array_job = self._submit_one(script, f"{remote_dir}/{script_rel}",
+                                                 remote_dir, name, chunk, options)
+                    record["arrays"].append({
+                        "job": array_job, "offset": chunk.offset,
+                        "indices": chunk.array_spec(), "attempt": attempt,
+                        "script": script_rel, "submitted": time.time(),
+                        "time": options.time, "mem": options.mem,
+                    })
+        finally:
+            # Whatever was accepted is recorded, even when a later sbatch fails.
+            job.save_target_record(record)
+
+    def _submit_one(self, script: str, script_path: str, cwd: str, name: str,
+                    chunk: ArrayChunk, options: SlurmOptions) -> str:
+        if self.rest is None:
+            return self.commands.submit(script_path, cwd)
+        from .slurm_rest import job_fields
+
+        fields = job_fields(options, name=name, array=chunk.array_spec(options.array_throttle),
+                            cwd=cwd, version=self.rest.version(),
+                            environment=self.rest.environment)
+        return self.rest.submit(script, fields)
+
+    # -- tracking ----------------------------------------------------------------------------
+
+    def _latest(self, job: JobDir) -> dict[int, Key]:
+        """Plan index -> (array job id, array index) of its latest submission."""
+        latest: dict[int, Key] = {}
+        for array in self._record(job)["arrays"]:
+            for i in _expand(array["indices"]):
+                latest[array["offset"] + i] = (str(array["job"]), i)
+        return latest
+
+    def _scheduler_states(self, job_ids: list[str], wanted: set[Key]) -> dict[Key, ElementState]:
+        """squeue (or REST) first; sacct and the jobcomp log for elements it forgot."""
+        if self.rest is not None:
+            return self.rest.states(job_ids)
+        states = self.commands.queue(job_ids)
+        missing = {job for job, i in wanted - set(states)}
+        if missing:
+            older = self.commands.accounting(sorted(missing)) or self.commands.completed(
+                sorted(missing))
+            for key, value in older.items():
+                states.setdefault(key, value)
+        return states
+
+    def poll(self, job: JobDir, task_ids: list[str]) -> dict[str, SchedulerState]:
+        latest = self._latest(job)
+        wanted = {latest[i] for t in task_ids if (i := job.index_of(t)) in latest}
+        job_ids = sorted({key[0] for key in wanted}, key=int)
+        states = self._scheduler_states(job_ids, wanted) if job_ids else {}
+        result: dict[str, SchedulerState] = {}
+        for task_id in task_ids:
+            key = latest.get(job.index_of(task_id))
+            if key is None:
+                result[task_id] = SchedulerState(UNKNOWN, reason="never submitted to SLURM")
+                continue
+            native = f"{key[0]}_{key[1]}"
+            element = states.get(key) or states.get((key[0], -1))
+            if element is None:
+                result[task_id] = SchedulerState(
+                    UNKNOWN, native_id=native,
+                    reason=f"SLURM no longer knows {native} (ended over MinJobAge ago, "
+                           "no accounting)")
+                continue
+            code = element.exit_code
+            if code is None and element.slurm_state.startswith("COMPLETED"):
+                code = 0
+            result[task_id] = SchedulerState(element.state, code if element.state == ENDED
+                                             else None, element.describe(), native)
+        return result
+
+    def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
+        latest = self._latest(job)
+        if task_ids is None:
+            ids = sorted({str(a["job"]) for a in self._record(job)["arrays"]}, key=int)
+        else:
+            ids = [f"{key[0]}_{key[1]}" for t in task_ids
+                   if (key := latest.get(job.index_of(t))) is not None]
+        if not ids:
+            return
+        if self.rest is not None:
+            self.rest.cancel(ids)
+        else:
+            self.commands.cancel(ids)
+
+
+def _expand(spec: str) -> list[int]:
+    """'0-3,7' -> [0, 1, 2, 3, 7] (array indices as recorded)."""
+    out: list[int] = []
+    for part in str(spec).split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _submissions_per_task(record: dict[str, Any]) -> dict[int, int]:
+    """Plan index -> how many arrays have included it so far."""
+    counts: dict[int, int] = {}
+    for array in record.get("arrays", []):
+        for i in _expand(array["indices"]):
+            index = array["offset"] + i
+            counts[index] = counts.get(index, 0) + 1
+    return counts

@@ -1,0 +1,98 @@
+"""A real throwaway SLURM cluster for the session (tests/slurm/cluster.sh), up and down by itself.
+
+Each test session gets its own state directory and ports, so two sessions (or a cluster a user
+started with `make slurm-up`) never share daemons. MaxArraySize is small so array splitting is
+exercised with a handful of tasks. Tests skip, loudly, only when this machine cannot run SLURM
+at all (not root, no apt, apt unreachable); any other failure to come up fails the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CLUSTER_SH = HERE / "cluster.sh"
+MAX_ARRAY_SIZE = 4
+CPUS = 4
+
+
+@dataclass
+class Cluster:
+    """A running test cluster."""
+
+    state: Path
+    conf: str
+    rest_url: str
+    max_array_size: int
+    env: dict[str, str]
+
+    def run(self, *argv: str) -> str:
+        """Run a SLURM client command against this cluster; its stdout."""
+        return subprocess.run(list(argv), env=self.env, check=True, capture_output=True,
+                              text=True, timeout=60).stdout
+
+    def jobcomp(self) -> str:
+        path = self.state / "jobcomp.txt"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _ports_free(base: int) -> bool:
+    for port in (base, base + 1, base + 3):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _free_port_base() -> int:
+    for base in range(17000 + os.getpid() % 500 * 8, 30000, 8):
+        if _ports_free(base):
+            return base
+    raise RuntimeError("no free ports for the test cluster")
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[Cluster]:
+    """Bring a SLURM cluster (with slurmrestd) up for the session; SLURM_CONF points at it."""
+    state = Path(tempfile.mkdtemp(prefix="orbitfarm-slurm-test-"))
+    state.chmod(0o755)  # munged refuses sockets below a 0700 directory
+    port = _free_port_base()
+    env = dict(os.environ, ORBITFARM_SLURM_DIR=str(state), ORBITFARM_SLURM_PORT=str(port),
+               ORBITFARM_SLURM_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE), ORBITFARM_SLURM_CPUS=str(CPUS),
+               ORBITFARM_SLURM_REST="1")
+    started = time.monotonic()
+    proc = subprocess.run(["bash", str(CLUSTER_SH), "up"], env=env, capture_output=True,
+                          text=True, timeout=900)
+    if proc.returncode == 3:
+        pytest.skip(f"SLURM TESTS SKIPPED: this machine cannot run SLURM: "
+                    f"{proc.stderr.strip().splitlines()[-1]}")
+    if proc.returncode != 0:
+        subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True)
+        pytest.fail(f"the test SLURM cluster did not come up:\n{proc.stderr[-3000:]}")
+    conf = str(state / "slurm.conf")
+    env["SLURM_CONF"] = conf
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = conf  # the target's sbatch/squeue/scontrol inherit it
+    print(f"\ntest SLURM cluster up in {time.monotonic() - started:.1f} s: {state}")
+    try:
+        yield Cluster(state=state, conf=conf, rest_url=f"http://127.0.0.1:{port + 3}",
+                      max_array_size=MAX_ARRAY_SIZE, env=env)
+    finally:
+        down = subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True,
+                              text=True, timeout=120)
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous
+        assert down.returncode == 0, down.stderr

@@ -1,0 +1,103 @@
+"""Resume, bad inputs beside good ones, awkward paths, scripts that must not run, timeouts."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from worker_helpers import TINY, depth, result
+
+pytestmark = pytest.mark.render
+
+
+def _mtimes(out):
+    return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns
+            for p in sorted(out.glob("*/*.*")) if p.parent.name in ("rgb", "depth")}
+
+
+@pytest.mark.compat
+def test_resume_rerender_missing_and_force(tmp_path, bpy_python, subjects, render):
+    info = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")
+    out = tmp_path / "out"
+    args = ["--frames", "4", *TINY]
+    code, _ = render([info["path"]], out, *args)
+    assert code == 0
+    first = _mtimes(out / "cube")
+    assert len(first) == 8
+
+    code, log = render([info["path"]], out, *args)
+    assert code == 0 and "0 of 4 frames to render" in log
+    assert _mtimes(out / "cube") == first
+
+    (out / "cube" / "depth" / "0002.exr").unlink()
+    code, log = render([info["path"]], out, *args)
+    assert code == 0 and "1 of 4 frames to render" in log
+    again = _mtimes(out / "cube")
+    changed = {k for k in first if again[k] != first[k]}
+    assert changed == {"depth/0002.exr", "rgb/0002.png"}
+    assert (depth(out / "cube", 2) < 1e9).any()
+
+    # Other settings invalidate the old frames (settings hash), and --force redoes all.
+    code, log = render([info["path"]], out, *args, "--force")
+    assert code == 0 and "4 of 4 frames to render" in log
+    assert all(_mtimes(out / "cube")[k] != again[k] for k in again)
+    code, log = render([info["path"]], out, "--frames", "4", "--resolution", "40x30",
+                       "--samples", "2")
+    assert code == 0 and "4 of 4 frames to render" in log
+    assert result(out / "cube")["frames_done"] == 4
+
+
+def test_corrupt_and_missing_beside_a_good_one(tmp_path, bpy_python, subjects, render):
+    good = subjects.make_subject(bpy_python, tmp_path / "good.blend", "cube")["path"]
+    corrupt = subjects.write_corrupt_blend(tmp_path / "corrupt.blend")
+    missing = tmp_path / "missing.blend"
+    empty = subjects.make_subject(bpy_python, tmp_path / "empty.blend", "empty")["path"]
+    out = tmp_path / "out"
+    code, log = render([corrupt, missing, good, empty], out, "--frames", "2", *TINY)
+    assert code != 0
+    assert "Traceback" not in log
+    assert result(out / "good")["status"] == "rendered"
+    assert len(list((out / "good" / "rgb").iterdir())) == 2
+    bad = result(out / "corrupt")
+    assert bad["status"] == "failed" and "not a readable .blend" in bad["reason"]
+    gone = result(out / "missing")
+    assert gone["status"] == "failed" and "file not found" in gone["reason"]
+    nothing = result(out / "empty")
+    assert nothing["status"] == "skipped" and "no renderable geometry" in nothing["reason"]
+
+
+def test_awkward_paths_and_embedded_scripts_never_run(tmp_path, bpy_python, subjects, render):
+    weird = tmp_path / "we ird 'q' \"dq\" $(touch PWNED) ünï"
+    info = subjects.make_subject(bpy_python, weird / "scène $(x).blend", "scripted")
+    out = weird / "out dir"
+    code, log = render([info["path"]], out, "--frames", "2", *TINY)
+    assert code == 0, log
+    res = result(out / "scène $(x)")
+    assert res["status"] == "rendered"
+    assert not os.path.exists(info["marker"]), "a script embedded in the .blend ran"
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_timeout_fails_the_subject_on_its_behalf(tmp_path, bpy_python, subjects, render):
+    info = subjects.make_subject(bpy_python, tmp_path / "slow.blend", "cube")
+    code, log = render([info["path"]], tmp_path / "out", "--frames", "2", *TINY,
+                       "--timeout", "0.3")
+    assert code != 0
+    res = result(tmp_path / "out" / "slow")
+    assert res["status"] == "failed" and "timed out" in res["reason"]
+
+
+def test_transparent_background(tmp_path, bpy_python, subjects, render):
+    from worker_helpers import rgb
+
+    info = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")
+    code, _ = render([info["path"]], tmp_path / "out", "--frames", "4", "--frame-range", "4",
+                     "--transparent", *TINY)
+    assert code == 0
+    img = rgb(tmp_path / "out" / "cube", 4)
+    assert img.shape[2] == 4 and img[0, 0, 3] == 0 and img[18, 24, 3] == 255
+    hit = depth(tmp_path / "out" / "cube", 4) < 1e9
+    alpha = img[..., 3]
+    # Depth is the first sample only; alpha is anti-aliased, so compare away from edges.
+    assert hit[alpha == 255].all() and not hit[alpha == 0].any()

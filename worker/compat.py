@@ -1,0 +1,92 @@
+"""Every Blender 4.2 / 4.5 / 5.0 API difference the worker meets, in one place.
+
+- Compositor: 4.x uses scene.use_nodes + scene.node_tree; 5.0 uses a CompositorNodeTree node
+  group in scene.compositing_node_group with a Group Output instead of a Composite node.
+- File Output node: 4.x base_path/file_slots (single-channel float EXR only as a multilayer file
+  with an unnamed slot: channel "V"); 5.0 directory/file_name/file_output_items, media_type set
+  before OPEN_EXR, color_mode BW gives one "V" channel. 5.0 node defaults (multilayer, 16-bit, no
+  compression) are overridden explicitly, and a "####" in the name keeps frames apart.
+- EEVEE's engine id: BLENDER_EEVEE_NEXT in 4.2-4.5, BLENDER_EEVEE in 5.0.
+Animation detection samples evaluated results instead of reading actions, so the 4.4 layered
+actions and the removal of Action.fcurves in 5.0 need nothing here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+IS_5 = bpy.app.version >= (5, 0, 0)
+TREE_NAME = "orbitfarm_compositor"
+
+
+def engine_id(engine: str) -> str:
+    """RenderSettings.engine -> this Blender's engine identifier."""
+    if engine == "cycles":
+        return "CYCLES"
+    if engine == "workbench":
+        return "BLENDER_WORKBENCH"
+    items = {i.identifier for i in bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items}
+    for candidate in ("BLENDER_EEVEE_NEXT", "BLENDER_EEVEE"):
+        if candidate in items:
+            return candidate
+    return "BLENDER_EEVEE_NEXT" if bpy.app.version < (5, 0, 0) else "BLENDER_EEVEE"
+
+
+def new_compositor(scene: Any) -> Any:
+    """A fresh, empty compositor node tree that drives this scene's render result."""
+    if IS_5:
+        tree = bpy.data.node_groups.new(TREE_NAME, "CompositorNodeTree")
+        scene.compositing_node_group = tree
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        return tree
+    scene.use_nodes = True
+    tree = scene.node_tree
+    tree.nodes.clear()
+    return tree
+
+
+def disable_compositor(scene: Any) -> None:
+    """Render without compositing (RGB straight from the render)."""
+    if IS_5:
+        scene.compositing_node_group = None
+    else:
+        scene.use_nodes = False
+
+
+def link_image_output(tree: Any, image_socket: Any) -> None:
+    """Make `image_socket` the composited image (the render result written as RGB)."""
+    if IS_5:
+        out = tree.nodes.new("NodeGroupOutput")
+        tree.links.new(image_socket, out.inputs[0])
+    else:
+        out = tree.nodes.new("CompositorNodeComposite")
+        out.use_alpha = True
+        tree.links.new(image_socket, out.inputs["Image"])
+
+
+def add_float_exr_output(tree: Any, value_socket: Any, directory: str, prefix: str) -> str:
+    """File Output writing `value_socket` as a one-channel 32-bit ZIP EXR per frame.
+
+    Returns the file name pattern relative to `directory`, with `{frame:04d}` for the frame.
+    """
+    node = tree.nodes.new("CompositorNodeOutputFile")
+    fmt = node.format
+    if IS_5:
+        node.directory = directory
+        node.file_name = prefix + "####"
+        fmt.media_type = "IMAGE"
+        fmt.file_format = "OPEN_EXR"
+        fmt.color_mode = "BW"
+        node.file_output_items.clear()
+        node.file_output_items.new("FLOAT", "")
+    else:
+        node.base_path = directory.rstrip("/\\") + "/" + prefix
+        fmt.file_format = "OPEN_EXR_MULTILAYER"
+        node.file_slots.clear()
+        node.file_slots.new("")
+    fmt.color_depth = "32"
+    fmt.exr_codec = "ZIP"
+    tree.links.new(value_socket, node.inputs[0])
+    return prefix + "{frame:04d}.exr"

@@ -1,0 +1,222 @@
+"""One subject from .blend to dataset: load, check, centre, orbit-render, verify, record."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..submitter.spec import RenderSettings, Subject, WorkerTask
+from . import orbit
+from .checks import check_frame, subject_in_view
+from .gpu import DeviceError
+from .render import render_frame, setup
+from .results import (
+    NO_HIT_DEPTH,
+    depth_path,
+    frame_name,
+    read_result,
+    rgb_path,
+    update_result,
+    write_transforms,
+)
+from .scene import SubjectError, center_subject, detect_animation, load_blend, world_bbox
+
+Progress = Callable[..., None]
+
+
+def log(msg: str) -> None:
+    print(f"[orbitfarm] {msg}", flush=True)
+
+
+def _frame_done(out: str, frame: int, settings: RenderSettings, recorded: dict) -> bool:
+    """A frame counts as done when result.json records it and its files exist."""
+    if frame_name(frame) not in recorded:
+        return False
+    if settings.rgb and not rgb_path(out, frame).is_file():
+        return False
+    return not (settings.depth and not depth_path(out, frame).is_file())
+
+
+def _base_result(task: WorkerTask, subject: Subject) -> dict[str, Any]:
+    return {
+        "subject": subject.name,
+        "blend": subject.blend,
+        "blender_version": bpy.app.version_string,
+        "settings_hash": task.settings.settings_hash(),
+        "settings": task.settings.to_dict(),
+        "no_hit_depth": NO_HIT_DEPTH,
+    }
+
+
+def _finish(task: WorkerTask, subject: Subject, status: str, reason: str,
+            **fields: Any) -> str:
+    base = _base_result(task, subject)
+    frames_total = len(task.settings.frame_list())
+
+    def change(data: dict[str, Any]) -> None:
+        if data.get("settings_hash") != base["settings_hash"]:
+            data.pop("frames", None)
+        data.update(base)
+        data.update(fields)
+        data["status"] = status
+        data["reason"] = reason
+        data.setdefault("frames", {})
+        data["frames_done"] = len(data["frames"])
+        data["frames_total"] = frames_total
+
+    update_result(subject.out, change)
+    return status
+
+
+def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> str:
+    """Render one subject; never raises. Returns rendered | skipped | failed."""
+    started = time.perf_counter()
+    log(f"subject {subject.name}: {subject.blend}")
+    try:
+        return _render(task, subject, progress, started)
+    except (SubjectError, DeviceError) as exc:
+        reason = str(exc)
+    except Exception as exc:  # one subject's crash must not stop the others
+        traceback.print_exc()
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+    log(f"subject {subject.name}: FAILED: {reason}")
+    progress(subject.name, status="failed", reason=reason)
+    try:
+        return _finish(task, subject, "failed", reason)
+    except Exception:
+        traceback.print_exc()
+        return "failed"
+
+
+def _render(task: WorkerTask, subject: Subject, progress: Progress, started: float) -> str:
+    settings = task.settings
+    out = subject.out
+    Path(out).mkdir(parents=True, exist_ok=True)
+    scene = load_blend(subject.blend)
+    scene.frame_set(scene.frame_start)
+    t_load = time.perf_counter() - started
+
+    if world_bbox(scene) is None:
+        reason = "no renderable geometry (no visible mesh, curve, text, ... in the scene)"
+        log(f"subject {subject.name}: skipped: {reason}")
+        progress(subject.name, status="skipped", reason=reason)
+        return _finish(task, subject, "skipped", reason, animation=[])
+
+    evidence = detect_animation(scene)
+    if evidence:
+        reason = "animated subject: " + "; ".join(evidence)
+        log(f"subject {subject.name}: skipped: {reason}")
+        progress(subject.name, status="skipped", reason=reason)
+        return _finish(task, subject, "skipped", reason, animation=evidence)
+
+    offset, original_center = center_subject(scene)
+    box = world_bbox(scene)
+    assert box is not None
+    residual = max(abs((a + b) / 2) for a, b in zip(*box, strict=False))
+    bound = orbit.bounding_radius(*box)
+    if residual > 1e-4 * max(1.0, bound):
+        log(f"subject {subject.name}: warning: centre is {residual:.3g} off the origin after "
+            "centering (constraints to world positions?)")
+
+    tmp_dir = Path(out) / f".tmp-{os.getpid()}"
+    rs = setup(scene, settings, bound, tmp_dir, log)
+    all_frames = settings.frame_list()
+    mine = task.frames if task.frames is not None else all_frames
+    poses = {k: orbit.orbit_pose(k, settings.frames, settings.elevation, rs.radius)
+             for k in all_frames}
+    if settings.poses:
+        write_transforms(out, rs.intrinsics.to_dict(), [
+            {"file_path": f"rgb/{frame_name(k)}.png", "depth_file_path": f"depth/{frame_name(k)}.exr",
+             "frame": k, "azimuth": orbit.orbit_azimuth(k, settings.frames),
+             "elevation": settings.elevation, "transform_matrix": poses[k]}
+            for k in all_frames
+        ], {
+            "camera_model": "OPENGL", "camera_convention": "blender (-Z forward, +Y up)",
+            "radius": rs.radius, "centering_offset": offset, "original_center": original_center,
+            "depth": "planar, scene units", "no_hit_depth": NO_HIT_DEPTH,
+            "settings_hash": settings.settings_hash(),
+        })
+
+    # Resume: keep frames result.json records for these settings and whose files exist.
+    previous = read_result(out)
+    recorded = (previous.get("frames", {})
+                if previous.get("settings_hash") == settings.settings_hash() else {})
+    todo = [k for k in mine if task.force or not _frame_done(out, k, settings, recorded)]
+    t_setup = time.perf_counter() - started
+    log(f"subject {subject.name}: static, centred by {[round(c, 4) for c in offset]}, radius "
+        f"{rs.radius:.4g}, device {rs.device}; {len(todo)} of {len(mine)} frames to render "
+        f"(load {t_load:.2f}s, ready {t_setup:.2f}s)")
+    common = {"animation": [], "centering_offset": offset, "original_center": original_center,
+              "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict()}
+    if not todo:
+        _finish(task, subject, "rendered", "", **common)
+
+    done_now: dict[str, dict[str, Any]] = {}
+    last_write = 0.0
+    total = len(mine)
+    base_done = total - len(todo)
+    try:
+        for i, k in enumerate(todo, 1):
+            t0 = time.perf_counter()
+            reason = None
+            for _attempt in range(2):  # a frame that fails its check is rendered once more
+                rgb_tmp, depth_tmp = render_frame(rs, poses[k], settings.rgb)
+                reason = check_frame(rgb_tmp, depth_tmp, settings.width, settings.height,
+                                     subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
+                if reason is None:
+                    break
+                log(f"subject {subject.name}: frame {k} failed its check: {reason}")
+            if reason is not None:
+                raise SubjectError(f"frame {k} failed its check twice: {reason}")
+            if rgb_tmp is not None:
+                rgb_path(out, k).parent.mkdir(exist_ok=True)
+                os.replace(rgb_tmp, rgb_path(out, k))
+            if depth_tmp is not None:
+                depth_path(out, k).parent.mkdir(exist_ok=True)
+                os.replace(depth_tmp, depth_path(out, k))
+            seconds = time.perf_counter() - t0
+            render_s = rs.render_seconds[-1] if rs.render_seconds else seconds
+            done_now[frame_name(k)] = {"seconds": round(seconds, 4),
+                                       "render_seconds": round(render_s, 4)}
+            log(f"subject {subject.name}: frame {base_done + i}/{total} (orbit frame {k}) "
+                f"{seconds:.2f}s")
+            now = time.perf_counter()
+            if now - last_write >= 1.0 or i == len(todo):
+                last_write = now
+                progress(subject.name, status="rendering", frames_done=base_done + i,
+                         frames_total=total)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if done_now:
+            _record_frames(task, subject, done_now, common)
+    if todo:
+        _finish(task, subject, "rendered", "", **common)
+    progress(subject.name, status="rendered", frames_done=total, frames_total=total)
+    log(f"subject {subject.name}: rendered {len(todo)} frame(s) in "
+        f"{time.perf_counter() - started:.2f}s")
+    return "rendered"
+
+
+def _record_frames(task: WorkerTask, subject: Subject, frames: dict[str, dict[str, Any]],
+                   common: dict[str, Any]) -> None:
+    base = _base_result(task, subject)
+
+    def change(data: dict[str, Any]) -> None:
+        if data.get("settings_hash") != base["settings_hash"]:
+            data["frames"] = {}
+        data.update(base)
+        data.update(common)
+        data.setdefault("frames", {}).update(frames)
+        data.setdefault("status", "rendered")
+        data.setdefault("reason", "")
+        data["frames_done"] = len(data["frames"])
+        data["frames_total"] = len(task.settings.frame_list())
+
+    update_result(subject.out, change)

@@ -1,0 +1,154 @@
+"""Render set-up and one orbit frame: camera, colour management, passes, outputs, timing.
+
+The scene frame stays fixed at the frame the subject was checked and centred at; only the orbit
+camera moves between renders, so persistent data keeps the scene (BVH, textures) across frames
+and lights or cameras that the artist animated do not change during the orbit. RGB comes from
+the render result, depth from the same render's Depth pass through a compositor File Output.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+from mathutils import Matrix
+
+from ..submitter.spec import RenderSettings
+from . import compat, orbit
+from .gpu import configure_cycles_device
+
+CAMERA_NAME = "orbitfarm_camera"
+
+
+@dataclass
+class RenderSetup:
+    """What render_frame needs, made once per subject."""
+
+    scene: Any
+    camera: Any
+    intrinsics: orbit.Intrinsics
+    radius: float
+    tmp_dir: Path
+    depth_pattern: str | None
+    device: str
+    render_seconds: list[float] = field(default_factory=list)  # as timed by render handlers
+
+
+def _colour_management(scene: Any) -> None:
+    # Standard, not AgX/Filmic: the PNG holds the scene's own colours.
+    scene.display_settings.display_device = "sRGB"
+    view = scene.view_settings
+    view.view_transform = "Standard"
+    view.look = "None"
+    view.exposure = 0.0
+    view.gamma = 1.0
+    view.use_curve_mapping = False
+    scene.sequencer_colorspace_settings.name = scene.sequencer_colorspace_settings.name
+
+
+def _add_camera(scene: Any) -> Any:
+    data = bpy.data.cameras.new(CAMERA_NAME)
+    data.type = "PERSP"
+    data.lens = 50.0
+    data.sensor_width = 36.0
+    data.sensor_height = 24.0
+    data.sensor_fit = "AUTO"
+    data.shift_x = data.shift_y = 0.0
+    cam = bpy.data.objects.new(CAMERA_NAME, data)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    return cam
+
+
+def camera_intrinsics(cam: Any, width: int, height: int) -> orbit.Intrinsics:
+    """Pixel intrinsics of a Blender camera object at this resolution."""
+    d = cam.data
+    return orbit.intrinsics(d.lens, d.sensor_width, d.sensor_height, d.sensor_fit, width, height)
+
+
+def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Path,
+          log: Any = print) -> RenderSetup:
+    """Configure engine, device, resolution, colour, passes and the orbit camera."""
+    r = scene.render
+    r.engine = compat.engine_id(settings.engine)
+    r.resolution_x, r.resolution_y = settings.width, settings.height
+    r.resolution_percentage = 100
+    r.pixel_aspect_x = r.pixel_aspect_y = 1.0
+    r.use_border = False
+    r.use_persistent_data = True
+    r.film_transparent = settings.transparent
+    r.use_file_extension = True
+    img = r.image_settings
+    img.file_format = "PNG"
+    img.color_mode = "RGBA" if settings.transparent else "RGB"
+    img.color_depth = "8"
+    img.compression = 15
+    _colour_management(scene)
+    device = "GPU (OpenGL)"
+    if settings.engine == "cycles":
+        scene.cycles.samples = settings.effective_samples
+        device = configure_cycles_device(scene, settings.device, log)
+    elif settings.engine == "eevee":
+        eevee = scene.eevee
+        if hasattr(eevee, "taa_render_samples"):
+            eevee.taa_render_samples = settings.effective_samples
+    scene.render.use_motion_blur = False
+
+    cam = _add_camera(scene)
+    intr = camera_intrinsics(cam, settings.width, settings.height)
+    radius = settings.radius or orbit.auto_radius(bound_radius, intr, settings.margin)
+    # Clip range: everything within the bounding sphere, wherever the camera sits.
+    cam.data.clip_start = max(1e-4, min(0.1, (radius - bound_radius) * 0.01)) if radius > \
+        bound_radius else 1e-4
+    cam.data.clip_end = max(1000.0, 4.0 * (radius + bound_radius))
+
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    pattern = None
+    if settings.depth:
+        scene.view_layers[0].use_pass_z = True
+        tree = compat.new_compositor(scene)
+        layers = tree.nodes.new("CompositorNodeRLayers")
+        layers.scene = scene
+        layers.layer = scene.view_layers[0].name
+        compat.link_image_output(tree, layers.outputs["Image"])
+        pattern = compat.add_float_exr_output(tree, layers.outputs["Depth"], str(tmp_dir),
+                                              "depth_")
+    else:
+        compat.disable_compositor(scene)
+    setup_ = RenderSetup(scene, cam, intr, radius, tmp_dir, pattern, device)
+    _install_timer(setup_)
+    return setup_
+
+
+def _install_timer(rs: RenderSetup) -> None:
+    """Time each render between Blender's render_pre and render_post handlers."""
+    started: list[float] = []
+
+    def pre(*_: Any) -> None:
+        started[:] = [time.perf_counter()]
+
+    def post(*_: Any) -> None:
+        if started:
+            rs.render_seconds.append(time.perf_counter() - started[0])
+
+    bpy.app.handlers.render_pre.append(pre)
+    bpy.app.handlers.render_post.append(post)
+
+
+def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[Path | None,
+                                                                                  Path | None]:
+    """Render one view from camera-to-world `pose`; return the temp RGB and depth files."""
+    rs.camera.matrix_world = Matrix(pose)
+    rgb_tmp = rs.tmp_dir / "rgb.png" if want_rgb else None
+    depth_tmp = (rs.tmp_dir / rs.depth_pattern.format(frame=rs.scene.frame_current)
+                 if rs.depth_pattern else None)
+    for stale in (rgb_tmp, depth_tmp):
+        if stale is not None and stale.exists():
+            stale.unlink()
+    if rgb_tmp is not None:
+        rs.scene.render.filepath = str(rgb_tmp)
+    bpy.ops.render.render(write_still=want_rgb)
+    return rgb_tmp, depth_tmp
