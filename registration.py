@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 from . import preferences, props
 from .operators import (
     batch_ops,
+    bridge,
     jobs_ops,
     monitor,
     preflight_ops,
@@ -30,16 +33,18 @@ classes = (
     *spaces.classes,
 )
 
-_register_classes, _unregister_classes = bpy.utils.register_classes_factory(  # type: ignore[func-returns-value, misc]
-    classes)
+_factory: Any = bpy.utils.register_classes_factory  # the stubs say it returns None
+_register_classes, _unregister_classes = _factory(classes)
 
 
 def register() -> None:
     _register_classes()
     props.attach()
+    monitor.start(load_recent=True)
 
 
 def unregister() -> None:
     monitor.stop()
+    bridge.remove_copies()
     props.detach()
     _unregister_classes()

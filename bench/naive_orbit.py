@@ -17,7 +17,8 @@ import bpy
 def main() -> None:
     blend, out, frames, width, height, samples = sys.argv[sys.argv.index("--") + 1:]
     from orbitfarm.submitter.spec import RenderSettings
-    from orbitfarm.worker import compat, orbit, render, scene as scene_mod
+    from orbitfarm.worker import compat, orbit, render
+    from orbitfarm.worker import scene as scene_mod
 
     settings = RenderSettings(frames=int(frames), width=int(width), height=int(height),
                               samples=int(samples), device="cpu")

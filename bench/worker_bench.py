@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 import subjects  # noqa: E402
-
 from orbitfarm.submitter.atomic import read_json  # noqa: E402
 from orbitfarm.submitter.launch import Runtime, worker_env  # noqa: E402
 from orbitfarm.submitter.localrun import run_worker  # noqa: E402
@@ -45,6 +44,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--resolution", default="160x120")
     p.add_argument("--samples", type=int, default=8)
     p.add_argument("--python", default=sys.executable, help="a Python with bpy")
+    p.add_argument("--only-a", action="store_true", help="only the worker itself (quick)")
     args = p.parse_args(argv)
     width, height = (int(x) for x in args.resolution.split("x"))
     runtime = Runtime("python", args.python)
@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     per_frame_overhead = (frame_wall - render_s) / n
     print(f"(a) done: {wall_a:.2f} s", flush=True)
 
+    if args.only_a:
+        print(f"(a) {wall_a / n:.3f} s/frame; render {render_s / n:.3f}; fixed {fixed:.2f} s; "
+              f"per frame {per_frame_overhead * 1000:.1f} ms")
+        return {"a": wall_a / n, "fixed": fixed, "per_frame": per_frame_overhead}
     t0 = time.perf_counter()
     for k in settings.frame_list():
         _worker(runtime, settings, info["path"], tmp / "b", frames=[k])

@@ -75,7 +75,7 @@ def redraw_all() -> None:
             area.tag_redraw()
 
 
-class BackgroundOperator:
+class BackgroundOperator(bridge.OperatorMixin):
     """Mixin for operators whose invoke() runs `work` on a thread and modal() follows it.
 
     Subclasses implement on_done(context, result) -> OpResult; Esc sets the cancel event.
@@ -84,22 +84,29 @@ class BackgroundOperator:
     _task: BackgroundTask | None = None
     _timer: Any = None
 
-    def start_background(self, context: bpy.types.Context, work: Work, status: str) -> OpResult:
+    def refuse_if_busy(self, context: bpy.types.Context) -> bool:
+        """One background task at a time (it may be packaging a temp copy): report and refuse."""
         runtime = bridge.runtime(context)
         if runtime.busy:
             self.report({"ERROR"}, f"orbitfarm is still busy: {runtime.status} (Esc aborts it)")
+        return bool(runtime.busy)
+
+    def start_background(self, context: bpy.types.Context, work: Work, status: str) -> OpResult:
+        if self.refuse_if_busy(context):
             return {"CANCELLED"}
+        runtime = bridge.runtime(context)
         runtime.busy, runtime.progress, runtime.status, runtime.error = True, 0.0, status, ""
         self._task = BackgroundTask(work)
         self._task.start()
-        wm = context.window_manager
+        wm: Any = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
     def _finish(self, context: bpy.types.Context) -> None:
         if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
+            wm: Any = context.window_manager
+            wm.event_timer_remove(self._timer)
             self._timer = None
         runtime = bridge.runtime(context)
         runtime.busy = False

@@ -69,7 +69,7 @@ class ORBITFARM_OT_batch_add_files(Operator):
         return {"FINISHED"}
 
     def invoke(self, context: bpy.types.Context, event: Any) -> OpResult:
-        context.window_manager.fileselect_add(self)
+        bridge.window_manager(context).fileselect_add(self)
         return {"RUNNING_MODAL"}
 
 
@@ -97,7 +97,7 @@ class ORBITFARM_OT_batch_add_folder(Operator):
         return {"FINISHED"}
 
     def invoke(self, context: bpy.types.Context, event: Any) -> OpResult:
-        context.window_manager.fileselect_add(self)
+        bridge.window_manager(context).fileselect_add(self)
         return {"RUNNING_MODAL"}
 
 

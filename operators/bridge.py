@@ -5,10 +5,11 @@ Everything here runs on the main thread. Nothing below this module knows about b
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import bpy
 
@@ -25,9 +26,22 @@ ONLINE_HINT = (
 OpResult = set[Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THROUGH", "INTERFACE"]]
 
 
+# Base of operator mix-ins: a plain object at run time (Blender wants the real Operator last in
+# the bases), bpy.types.Operator for the type checker (report, layout, ...).
+if TYPE_CHECKING:
+    OperatorMixin = bpy.types.Operator
+else:
+    OperatorMixin = object
+
+
 def scene_settings(context: Any) -> Any:
     """The scene's orbitfarm settings (props.ORBITFARM_PG_settings)."""
     return context.scene.orbitfarm
+
+
+def window_manager(context: Any) -> Any:
+    """context.window_manager (never None where operators run)."""
+    return context.window_manager
 
 
 def runtime(context: Any) -> Any:
@@ -154,7 +168,7 @@ def profile_needs_network(profile: dict) -> bool:
     """Anything but a plain local target talks to another machine (SSH, a scheduler, a URL)."""
     if profile.get("kind", "local") != "local":
         return True
-    return any(profile.get(key) for key in ("host", "ssh", "login", "url"))
+    return any(profile.get(key) for key in ("host", "ssh", "login", "url", "notify"))
 
 
 def require_online(what: str, profile: dict | None = None, notify: str | None = None) -> None:
@@ -212,10 +226,24 @@ def file_state() -> str:
     return "dirty" if bpy.data.is_dirty else "saved"
 
 
+_copies: list[Path] = []
+
+
+def remove_copies() -> None:
+    """Delete earlier copies: each was packed into its job (or only preflighted) already."""
+    while _copies:
+        shutil.rmtree(_copies.pop(), ignore_errors=True)
+
+
 def save_copy_for_job(name_hint: str = "") -> str:
-    """Save the current state to a fresh temp folder (a copy: the artist's file is untouched)."""
+    """Save the current state to a fresh temp folder (a copy: the artist's file is untouched).
+
+    Only one background task runs at a time, so earlier copies are no longer needed here.
+    """
+    remove_copies()
     stem = Path(bpy.data.filepath).stem if bpy.data.filepath else (name_hint or "untitled")
     folder = Path(tempfile.mkdtemp(prefix="orbitfarm-copy-"))
+    _copies.append(folder)
     path = folder / f"{stem}.blend"
     # copy=True keeps the open file's path and dirty flag; relative_remap keeps '//' textures valid.
     bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, relative_remap=True, check_existing=False)

@@ -73,7 +73,7 @@ def load_pixels(path: Path) -> np.ndarray:
     try:
         w, h = image.size
         data = np.empty(w * h * 4, dtype=np.float32)
-        image.pixels.foreach_get(data)  # type: ignore[attr-defined]  (stubs: float)
+        image.pixels.foreach_get(data)  # type: ignore[attr-defined]
         return data.reshape(h, w, 4)
     finally:
         bpy.data.images.remove(image)

@@ -15,7 +15,7 @@ from . import bridge, monitor
 from .bridge import OpResult
 
 
-class JobAction:
+class JobAction(bridge.OperatorMixin):
     """Operators acting on one row of the jobs list (index -1: the active row)."""
 
     index: IntProperty(name="Job", default=-1, options={"SKIP_SAVE"})
@@ -134,7 +134,7 @@ class ORBITFARM_OT_cancel_job(JobAction, Operator):
         return {"FINISHED"}
 
     def invoke(self, context: bpy.types.Context, event: Any) -> OpResult:
-        return context.window_manager.invoke_confirm(self, event)
+        return bridge.window_manager(context).invoke_confirm(self, event)
 
 
 class ORBITFARM_OT_contact_sheet(JobAction, Operator):

@@ -164,15 +164,29 @@ def tick() -> float | None:
     return POLL_SECONDS
 
 
-def start() -> None:
-    """Follow the jobs list live (idempotent)."""
+def _first_load() -> None:
+    """One-shot timer after enabling: show recent jobs, then follow them."""
+    try:
+        load_list(bpy.context)
+    except bridge.user_errors() as exc:  # e.g. an unreadable jobs index: the list stays empty
+        print(f"orbitfarm: recent jobs not loaded: {exc}")
+    start()
+
+
+def start(load_recent: bool = False) -> None:
+    """Follow the jobs list live (idempotent); load_recent fills it first (on enable)."""
     from ..submitter import jobs  # noqa: F401  (import on the main thread, not in the poller)
 
+    if load_recent:
+        if not bpy.app.timers.is_registered(_first_load):
+            bpy.app.timers.register(_first_load, first_interval=1.0)
+        return
     if not bpy.app.timers.is_registered(tick):
         bpy.app.timers.register(tick, first_interval=0.5, persistent=True)
 
 
 def stop() -> None:
     """Stop following (unregister)."""
-    if bpy.app.timers.is_registered(tick):
-        bpy.app.timers.unregister(tick)
+    for callback in (_first_load, tick):
+        if bpy.app.timers.is_registered(callback):
+            bpy.app.timers.unregister(callback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,13 @@ def scene_problems(context: bpy.types.Context) -> list[Any]:
 
 
 def target_problems(settings: Any, target_name: str, profile: dict) -> list[Any]:
-    """Engine/target mismatches known before contacting the target."""
+    """Engine/target mismatches and a missing local Blender, known without the network."""
     found = []
+    blender = profile.get("blender") if profile.get("kind", "local") == "local" else None
+    if blender and not (os.path.isfile(blender) and os.access(blender, os.X_OK)):
+        found.append(_problem(ERROR, target_name, f"Blender for local jobs not found: {blender}",
+                              "fix 'Blender for Local Jobs' in the orbitfarm preferences (empty: "
+                              "this Blender) or the target profile"))
     if settings.engine == "eevee" and profile.get("kind", "local") != "local":
         found.append(_problem(WARNING, target_name, "EEVEE on a headless cluster target",
                               "EEVEE needs a GPU with EGL on every node; choose Cycles (or "
@@ -94,7 +100,9 @@ class PreflightBase(BackgroundOperator):
         props = bridge.scene_settings(context)
         settings = bridge.settings_from_props(props)
         name = props.target or "local"
-        profile = bridge.target_profile(name)
+        profile = dict(bridge.target_profile(name))
+        if profile.get("kind", "local") == "local":
+            profile.update(bridge.local_runtime_options(bridge.addon_prefs(context), profile))
         early = early + target_problems(settings, name, profile)
         online = not bridge.profile_needs_network(profile) or bpy.app.online_access
 
@@ -129,6 +137,8 @@ class PreflightBase(BackgroundOperator):
         """Batch preflight marks each file; the scene preflight has nothing to mark."""
 
     def execute(self, context: bpy.types.Context) -> OpResult:
+        if self.refuse_if_busy(context):
+            return {"CANCELLED"}
         try:
             run = self.work(context)
         except bridge.user_errors() as exc:
@@ -138,6 +148,8 @@ class PreflightBase(BackgroundOperator):
         return self.on_done(context, result) if ok else {"CANCELLED"}
 
     def invoke(self, context: bpy.types.Context, event: Any) -> OpResult:
+        if self.refuse_if_busy(context):
+            return {"CANCELLED"}
         try:
             run = self.work(context)
         except bridge.user_errors() as exc:

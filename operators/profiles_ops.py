@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import bpy
 from bpy.types import Operator
@@ -57,9 +58,11 @@ class ORBITFARM_OT_edit_profiles(Operator):
         block = bpy.data.texts.get(TEXT_NAME) or bpy.data.texts.new(TEXT_NAME)
         block.from_string(text)
         shown = False
-        for area in (context.screen.areas if getattr(context, "screen", None) else []):
+        screen: Any = getattr(context, "screen", None)
+        for area in (screen.areas if screen else []):
             if area.type == "TEXT_EDITOR":
-                area.spaces.active.text = block
+                space: Any = area.spaces.active
+                space.text = block
                 shown = True
         self.report({"INFO"}, f"Editing {path} as text '{TEXT_NAME}'"
                     + ("" if shown else " (open it in a Text Editor)")

@@ -48,6 +48,8 @@ class SubmitBase(BackgroundOperator):
         raise NotImplementedError
 
     def execute(self, context: bpy.types.Context) -> OpResult:
+        if self.refuse_if_busy(context):
+            return {"CANCELLED"}
         try:
             request = self.request(context)
         except bridge.user_errors() as exc:
@@ -107,10 +109,10 @@ class ORBITFARM_OT_submit(SubmitBase, Operator):
         if state == "saved" or self.dirty_policy != "ASK":
             return self.execute(context)
         self.dirty_policy = "COPY" if state == "unsaved" else "SAVED"
-        return context.window_manager.invoke_props_dialog(self, width=420)
+        return bridge.window_manager(context).invoke_props_dialog(self, width=420)
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
+        layout: Any = self.layout
         if bridge.file_state() == "unsaved":
             layout.label(text="This file has never been saved.", icon="ERROR")
             layout.label(text="orbitfarm will render a copy of its current state.")

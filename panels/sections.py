@@ -187,14 +187,16 @@ def draw_preferences(prefs: Any, context: bpy.types.Context, layout: Any) -> Non
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Split a message into label-sized lines (labels do not wrap)."""
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
+    """Split a message into label-sized lines (labels do not wrap); keeps its line breaks."""
+    lines: list[str] = []
+    for paragraph in text.splitlines():
+        line = ""
+        for word in paragraph.split():
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        if line:
             lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    if line:
-        lines.append(line)
     return lines

@@ -197,7 +197,12 @@ def _wait(job: Any, retries: int, interval: float, timeout: float | None) -> int
             print(line, file=sys.stderr, flush=True)
         last_line[0] = line
 
-    st = jobs.wait(job, show, interval=interval, retries=retries, timeout=timeout)
+    try:
+        st = jobs.wait(job, show, interval=interval, retries=retries, timeout=timeout)
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; the job goes on (orbitfarm wait {job.path} | "
+              f"orbitfarm cancel {job.path})", file=sys.stderr)
+        return 130
     if tty:
         print(file=sys.stderr)
     if not st.finished:

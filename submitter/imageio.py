@@ -90,8 +90,33 @@ def _need_numpy() -> None:
 # ----------------------------------------------------------------------------------- PNG
 
 
+def verify_png(path: str | Path) -> tuple[int, int, int]:
+    """Check a PNG completely (chunk CRCs, zlib stream, size, filter bytes) without unfiltering.
+
+    Much faster than read_png; returns (width, height, channels).
+    """
+    width, height, channels, raw = _png_raw(path, check_crc=True)
+    stride = width * channels + 1
+    if any(raw[y * stride] > 4 for y in range(height)):
+        raise ImageFormatError(f"{path}: bad PNG filter byte (corrupt data)")
+    return width, height, channels
+
+
 def read_png(path: str | Path) -> Image:
     """Decode an 8-bit, non-interlaced PNG."""
+    width, height, channels, raw = _png_raw(path)
+    stride = width * channels
+    rows: list[bytes] = []
+    prev = bytes(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        row = _unfilter(raw[start], raw[start + 1 : start + 1 + stride], prev, channels, path)
+        rows.append(row)
+        prev = row
+    return Image(width, height, channels, rows)
+
+
+def _png_raw(path: str | Path, check_crc: bool = False) -> tuple[int, int, int, bytes]:
     data = Path(path).read_bytes()
     if not data.startswith(PNG_SIGNATURE):
         raise ImageFormatError(f"{path}: not a PNG file")
@@ -101,6 +126,10 @@ def read_png(path: str | Path) -> Image:
         body = data[pos + 8 : pos + 8 + length]
         if len(body) != length:
             raise ImageFormatError(f"{path}: truncated PNG chunk {kind!r}")
+        if check_crc:
+            (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length] or b"\0" * 4)
+            if crc != zlib.crc32(kind + body):
+                raise ImageFormatError(f"{path}: PNG chunk {kind!r} fails its CRC (corrupt)")
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -120,17 +149,9 @@ def read_png(path: str | Path) -> Image:
         raw = zlib.decompress(b"".join(idat))
     except zlib.error as exc:
         raise ImageFormatError(f"{path}: corrupt PNG data ({exc})") from None
-    stride = width * channels
-    if len(raw) < height * (stride + 1):
+    if len(raw) < height * (width * channels + 1):
         raise ImageFormatError(f"{path}: PNG data too short (truncated file?)")
-    rows: list[bytes] = []
-    prev = bytes(stride)
-    for y in range(height):
-        start = y * (stride + 1)
-        row = _unfilter(raw[start], raw[start + 1 : start + 1 + stride], prev, channels, path)
-        rows.append(row)
-        prev = row
-    return Image(width, height, channels, rows)
+    return width, height, channels, raw
 
 
 def _unfilter(kind: int, line: bytes, prev: bytes, bpp: int, path: Any) -> bytes:

@@ -8,22 +8,26 @@ Layout (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     tasks/<task>.json   per-task state, written atomically by workers and the submitter
     logs/<task>.log     per-task worker logs
     target.json         what the target recorded about its submission(s)
-    preflight.json      the preflight report accepted at submit time
+    preflight.json      the preflight report accepted at submit time; pack.json what packing did
+    cache/              status cache of final task states (safe to delete)
+    local/, slurm/      target-specific bookkeeping (runs, pids, exit codes, scripts)
+    notified/           markers of notifications already sent
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_json, read_json
+from .atomic import atomic_write_json, atomic_write_text, read_json
 from .jobspec import JobSpec
 from .plan import LOG_DIR, STATE_DIR, Plan, id_width, task_id_for
 from .plan import index_of as _index_of
-from .taskstate import QUEUED
+from .taskstate import DONE, FINAL_STATES, QUEUED
 
 JOB_FILE = "job.yaml"
 PLAN_FILE = "plan.json"
@@ -32,6 +36,8 @@ TARGET_FILE = "target.json"
 # What the job's own code copy holds: the package's Python files and the manifest only.
 _CODE_DIRS = ("submitter", "worker", "operators", "panels")
 _CODE_SUFFIXES = (".py", ".sh", ".toml")
+_CACHE_VERSION = 2
+_QUIET_SECONDS = 2.0
 
 
 class JobDir:
@@ -42,6 +48,7 @@ class JobDir:
         self._spec: JobSpec | None = None
         self._plan: Plan | None = None
         self._task_ids: list[str] | None = None
+        self.all_final = False  # set by read_summaries()
 
     def __repr__(self) -> str:
         return f"JobDir({str(self.path)!r})"
@@ -99,7 +106,7 @@ class JobDir:
         return self._task_ids
 
     def task_id(self, index: int) -> str:
-        return task_id_for(index, id_width(len(self.plan.tasks)))
+        return task_id_for(index, id_width(self.plan.task_count))
 
     def index_of(self, task_id: str) -> int:
         return _index_of(task_id)
@@ -126,12 +133,91 @@ class JobDir:
             return states
         for entry in entries:
             name = entry.name
+            if name.endswith(".json") and not name.startswith("."):
+                data = read_json(entry.path, default=None)
+                if data:
+                    states[name[:-5]] = data
+        return states
+
+    def read_summaries(self) -> dict[str, list]:
+        """What `status` needs of every existing state file, by task id (missing = queued).
+
+        A summary is [state, attempt, reason, exit_code, [[subject, status, frames_done,
+        reason], ...]]. Final ones are cached under cache/ keyed by (mtime, size), so `status`
+        of a 100,000-task job reads only files that changed. State files are only ever
+        replaced by rename, which also changes the folder's mtime: when the folder is
+        unchanged since a scan that found only final states, the cache is the whole answer.
+        Sets `self.all_final` when every existing state is final.
+        """
+        self.all_final = False
+        try:
+            folder_mtime = os.stat(self.tasks_dir).st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        cache_dir = self.path / "cache"
+        head = read_json(cache_dir / "summaries.json", default=None) or {}
+        if head.get("version") != _CACHE_VERSION:
+            head = {}
+        if head:  # summaries are stored once per distinct value: most tasks look alike
+            kinds = head["kinds"]
+            summaries: dict[str, list] = {t: kinds[k] for t, k in head["tasks"].items()}
+        else:
+            summaries = {}
+        if head.get("complete") and head.get("folder_mtime") == folder_mtime:
+            self.all_final = True
+            return summaries
+        stamps: dict[str, list] = (read_json(cache_dir / "stamps.json", default=None) or {}
+                                   if head else {})
+        found: dict[str, list] = {}
+        new_summaries: dict[str, list] = {}
+        new_stamps: dict[str, list] = {}
+        changed = False
+        complete = True
+        for entry in os.scandir(self.tasks_dir):
+            name = entry.name
             if not name.endswith(".json") or name.startswith("."):
                 continue
+            task_id = name[:-5]
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            stamp = [st.st_mtime_ns, st.st_size]
+            if stamps.get(task_id) == stamp and task_id in summaries:
+                found[task_id] = new_summaries[task_id] = summaries[task_id]
+                new_stamps[task_id] = stamp
+                continue
             data = read_json(entry.path, default=None)
-            if data:
-                states[name[:-5]] = data
-        return states
+            if not data:
+                continue
+            summary = found[task_id] = summarize(data)
+            if summary[0] in FINAL_STATES:
+                new_summaries[task_id] = summary
+                new_stamps[task_id] = stamp
+                changed = True
+            else:
+                complete = False
+        # Trust "nothing changed" only if the folder was quiet for a while before this scan
+        # (a write within the same mtime tick would otherwise go unnoticed).
+        trusted = complete and time.time() - folder_mtime / 1e9 > _QUIET_SECONDS
+        self.all_final = complete
+        if changed or len(new_stamps) != len(stamps) or trusted != bool(head.get("complete")):
+            try:
+                atomic_write_text(cache_dir / "stamps.json", json.dumps(
+                    new_stamps, separators=(",", ":")))
+                kind_of: dict[str, int] = {}
+                tasks: dict[str, int] = {}
+                for task_id, summary in new_summaries.items():
+                    key = json.dumps(summary, ensure_ascii=False, separators=(",", ":"))
+                    tasks[task_id] = kind_of.setdefault(key, len(kind_of))
+                atomic_write_text(cache_dir / "summaries.json", json.dumps({
+                    "version": _CACHE_VERSION, "folder_mtime": folder_mtime,
+                    "complete": trusted, "kinds": [json.loads(k) for k in kind_of],
+                    "tasks": tasks,
+                }, ensure_ascii=False, separators=(",", ":")))
+            except OSError:
+                pass  # a read-only job directory still answers, just slower
+        return found
 
     def log_tail(self, task_id: str, lines: int = 20, max_bytes: int = 8192) -> str:
         """The last lines of a task's log ('' when there is none)."""
@@ -165,6 +251,19 @@ class JobDir:
         spec.write(self.job_file)
         plan.write(self.plan_file)
         self._spec, self._plan, self._task_ids = spec, plan, None
+
+
+def summarize(state: dict[str, Any]) -> list:
+    """The compact form of a task state that `status` reads (see read_summaries)."""
+    task_state = state.get("state", QUEUED)
+    subjects = [[name, entry.get("status") or "", int(entry.get("frames_done") or 0),
+                 entry.get("reason") or ""]
+                for name, entry in (state.get("subjects") or {}).items()
+                # a done task's fully rendered subjects read the same without an entry
+                if not (task_state == DONE and entry.get("status") == "rendered"
+                        and entry.get("frames_done") == entry.get("frames_total"))]
+    return [task_state, int(state.get("attempt") or 0), state.get("reason") or "",
+            state.get("exit_code"), subjects]
 
 
 def copy_code(source: Path, dest: Path) -> None:

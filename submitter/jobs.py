@@ -18,7 +18,7 @@ from typing import Any
 
 from . import notify, preflight
 from .atomic import atomic_write_json
-from .jobdir import JobDir, copy_code, new_job_id
+from .jobdir import JobDir, copy_code, new_job_id, summarize
 from .jobspec import JobSpec
 from .launch import package_dir
 from .plan import make_plan
@@ -259,7 +259,9 @@ def create(request: SubmitRequest, progress: ProgressFn | None = None,
         raise JobError(f"--max-attempts must be >= 1, got {request.max_attempts}")
     found = find_blends(request.files)
     blends = [b for b, _ in found]
-    names, notes = subject_names(blends) if not request.inplace else ([b.stem for b in blends], [])
+    names, notes = subject_names(blends)  # unique display names; --inplace outputs use the stem
+    if request.inplace:
+        notes = []
     profile = resolve_profile(request.target, request.config)
     profile.update({k: v for k, v in request.target_options.items() if v is not None})
     if request.notify:
@@ -307,7 +309,8 @@ def create(request: SubmitRequest, progress: ProgressFn | None = None,
         # plan stays right after the rename below (and when the job directory moves).
         subjects = [
             Subject(blend=str(src),
-                    out=str((blend.parent / blend.stem) if request.inplace else out_root / name),
+                    out=str(blend.parent / blend.stem if request.inplace or out_root is None
+                            else out_root / name),
                     name=name)
             for src, blend, name in zip(sources, blends, names, strict=True)
         ]
@@ -331,14 +334,14 @@ def create(request: SubmitRequest, progress: ProgressFn | None = None,
         shutil.rmtree(staging, ignore_errors=True)
         raise
     job = JobDir(final)
-    _remember(job, len(subjects), len(plan.tasks))
+    _remember(job, len(subjects), plan.task_count)
     return job
 
 
 # -- status ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class SubjectRow:
     """One subject in `orbitfarm status`."""
 
@@ -386,10 +389,12 @@ class JobStatus:
         return data
 
 
-def _reconcile(job: JobDir, states: dict[str, dict[str, Any]], warnings: list[str]) -> None:
+def _reconcile(job: JobDir, states: dict[str, list], warnings: list[str]) -> None:
     """Turn tasks the target no longer runs, without a final state, into failed or lost."""
     ids = job.task_ids()
-    pending = [t for t in ids if states.get(t, {}).get("state", QUEUED) not in FINAL_STATES]
+    if job.all_final and len(states) == len(ids):
+        return  # every task has a final state: nothing to ask the target
+    pending = [t for t in ids if t not in states or states[t][0] not in FINAL_STATES]
     if not pending or not job.target_record():
         return  # nothing open, or never submitted (then tasks simply stay queued)
     try:
@@ -404,7 +409,7 @@ def _reconcile(job: JobDir, states: dict[str, dict[str, Any]], warnings: list[st
             continue
         fresh = job.read_state(task_id)  # the worker may have finished since we read
         if fresh.get("state") in FINAL_STATES:
-            states[task_id] = fresh
+            states[task_id] = summarize(fresh)
             continue
         was = fresh.get("state", QUEUED)
         if seen.state == ENDED and seen.reason == "cancelled":
@@ -427,48 +432,50 @@ def _reconcile(job: JobDir, states: dict[str, dict[str, Any]], warnings: list[st
         if seen.native_id:
             fresh["native_id"] = seen.native_id
         job.write_state(task_id, fresh)
-        states[task_id] = fresh
+        states[task_id] = summarize(fresh)
+
+
+_RANK = {FAILED: 6, CANCELLED: 5, "running": 4, QUEUED: 3, RENDERED: 2, SKIPPED: 1, "": 0}
+_QUEUED_SUMMARY: list = [QUEUED, 0, "", None, []]
 
 
 def status(job: JobDir, refresh: bool = True) -> JobStatus:
     """The job's state now; with refresh, dead tasks are detected and notifications sent."""
     warnings = list(job.spec.warnings)
-    states = job.read_states()
+    states = job.read_summaries()
     if refresh:
         _reconcile(job, states, warnings)
     plan = job.plan
     ids = job.task_ids()
     max_attempts = job.spec.max_attempts
-    n = len(plan.subjects)
+    n = plan.subject_count
     done = [0] * n
     total = [0] * n
     settled = [0] * n
-    # per subject: worst part state and its reason
-    verdict: list[str] = [""] * n
+    verdict: list[str] = [""] * n  # per subject: the worst state of its parts, and why
     reasons: list[str] = [""] * n
-    rank = {FAILED: 6, CANCELLED: 5, "running": 4, QUEUED: 3, RENDERED: 2, SKIPPED: 1, "": 0}
+    rank = _RANK
     counts: dict[str, int] = {}
     retryable: list[str] = []
     exhausted: list[str] = []
     chunk_sizes = [len(c) for c in plan.chunks]
-    names = [s.name for s in plan.subjects]
-    empty: dict[str, Any] = {}
-    for index, (members, chunk) in enumerate(plan.tasks):
-        task_id = ids[index]
-        st = states.get(task_id, empty)
-        state = st.get("state", QUEUED)
+    names = plan.subject_names()
+    per_group, n_chunks = plan.group, len(plan.chunks)
+    for index, task_id in enumerate(ids):
+        g, chunk = divmod(index, n_chunks)
+        first = g * per_group
+        members = range(first, min(first + per_group, n))
+        state, attempt, task_reason, _, entries = states.get(task_id, _QUEUED_SUMMARY)
         counts[state] = counts.get(state, 0) + 1
         if state in RETRYABLE:
-            (retryable if int(st.get("attempt", 0)) < max_attempts else exhausted).append(task_id)
-        entries = st.get("subjects") or empty
+            (retryable if attempt < max_attempts else exhausted).append(task_id)
+        by_name = {e[0]: e for e in entries} if entries else None
         size = chunk_sizes[chunk]
         for s in members:
-            entry = entries.get(names[s])
+            entry = by_name.get(names[s]) if by_name else None
             total[s] += size
             if entry is not None:
-                part = entry.get("status") or "running"
-                got = int(entry.get("frames_done") or 0)
-                why = entry.get("reason") or ""
+                part, got, why = entry[1] or "running", entry[2], entry[3]
             else:
                 part, got, why = QUEUED, 0, ""
             if part not in (RENDERED, SKIPPED, FAILED):  # not finished by the worker itself
@@ -477,20 +484,22 @@ def status(job: JobDir, refresh: bool = True) -> JobStatus:
                 elif state == SKIPPED:
                     part = SKIPPED
                 elif state in (FAILED, LOST):
-                    part, why = FAILED, st.get("reason") or state
+                    part, why = FAILED, task_reason or state
                 elif state == CANCELLED:
-                    part, why = CANCELLED, st.get("reason") or "cancelled"
+                    part, why = CANCELLED, task_reason or "cancelled"
                 elif state == TASK_RUNNING:
                     part = "running" if entry is not None or len(members) == 1 else QUEUED
-            done[s] += min(got, size)
-            settled[s] += size if part in (SKIPPED, FAILED, CANCELLED) else min(got, size)
+            got = min(got, size)
+            done[s] += got
+            settled[s] += size if part in (SKIPPED, FAILED, CANCELLED) else got
             if rank[part] > rank[verdict[s]]:
                 verdict[s] = part
                 reasons[s] = why
             elif not reasons[s] and why and part == verdict[s]:
                 reasons[s] = why
-    rows = [SubjectRow(names[s], verdict[s] or QUEUED, done[s], total[s], reasons[s],
-                       plan.subjects[s].out) for s in range(n)]
+    outs = plan.subject_outs()
+    rows = [SubjectRow(names[s], verdict[s] or QUEUED, done[s], total[s], reasons[s], outs[s])
+            for s in range(n)]
     failed_tasks = counts.get(FAILED, 0) + counts.get(LOST, 0)
     finished = sum(counts.get(s, 0) for s in FINAL_STATES) == len(ids)
     result = JobStatus(
@@ -505,21 +514,21 @@ def status(job: JobDir, refresh: bool = True) -> JobStatus:
     return result
 
 
-def _notify(job: JobDir, result: JobStatus, states: dict[str, dict[str, Any]]) -> None:
+def _notify(job: JobDir, result: JobStatus, states: dict[str, list]) -> None:
     url = job.spec.notify or job.spec.target.get("notify")
     if not url:
         return
     markers = job.path / "notified"
     log_file = job.path / "notify.log"
     for task_id in result.exhausted:
-        attempt = states.get(task_id, {}).get("attempt", 0)
+        _, attempt, reason, exit_code, _ = states.get(task_id, _QUEUED_SUMMARY)
         notify.notify_event(url, markers, f"{task_id}-failed-{attempt}", {
             "event": "task_failed", "job": result.id, "job_dir": result.path, "task": task_id,
-            "attempts": attempt, "reason": states.get(task_id, {}).get("reason", ""),
+            "attempts": attempt, "reason": reason, "exit_code": exit_code,
         }, log_file)
     if result.finished:
         # One notification per "finished" moment: a retry reopens the job and may finish again.
-        generation = sum(int(s.get("attempt", 0)) for s in states.values())
+        generation = sum(s[1] for s in states.values())
         notify.notify_event(url, markers, f"finished-{generation}", {
             "event": "job_finished", "job": result.id, "job_dir": result.path,
             "ok": result.ok, "totals": result.totals, "tasks": result.tasks,

@@ -97,7 +97,8 @@ def _packer_class():  # BAT is imported lazily: `orbitfarm status` must not need
             for path in self._new_location_paths:
                 act = self._actions[path]
                 name = path.name
-                if path.is_file() and "*" not in name and "<UDIM>" not in name:
+                sequence = any(u.is_sequence for u in act.usages)
+                if path.is_file() and not sequence and "*" not in name and "<UDIM>" not in name:
                     key = self.hasher(path)
                     if bpathlib.make_absolute(path) in blends_with_deps:
                         key = hashlib.sha256(f"{key}\0{path}".encode()).hexdigest()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ PLAN_FORMAT = "orbitfarm-plan"
 PLAN_VERSION = 1
 STATE_DIR = "tasks"  # per-task state files, relative to the job directory
 LOG_DIR = "logs"  # per-task logs, relative to the job directory
+PACKED_SUBJECTS = "inputs/subjects"  # packed subjects: inputs/subjects/<name>/<file>.blend
 
 
 def task_id_for(index: int, width: int) -> str:
@@ -40,40 +40,128 @@ def id_width(task_count: int) -> int:
     return max(5, len(str(max(task_count - 1, 0))))
 
 
-@dataclass
 class Plan:
-    """Subjects x frame chunks -> tasks. `tasks[i] = (subject indices, chunk index)`."""
+    """Subjects x frame chunks -> tasks.
 
-    job_id: str
-    settings: RenderSettings
-    subjects: list[Subject]  # blend/out paths as absolute paths (resolved)
-    chunks: list[list[int]]  # distinct frame chunks
-    tasks: list[tuple[list[int], int]]
-    all_frames: bool = True  # one chunk holding every frame: workers get frames=None
-    force: bool = False
-    subject_timeout: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    Task i renders subject group i // len(chunks) (subjects g*group .. g*group+group-1) for
+    frame chunk i % len(chunks). A plan read from disk builds Subject objects only when asked:
+    a node reads a 100,000-subject plan to run one task.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        settings: RenderSettings,
+        subjects: list[Subject] | None,
+        chunks: list[list[int]],
+        group: int = 1,
+        all_frames: bool = True,
+        force: bool = False,
+        subject_timeout: float | None = None,
+        extra: dict[str, Any] | None = None,
+        raw_subjects: list[str | list[str]] | None = None,
+        base: str = "",
+        out_root: str = "",
+        blend_root: str = "",
+    ) -> None:
+        self.job_id = job_id
+        self.settings = settings
+        self.chunks = chunks  # distinct frame chunks
+        self.group = group
+        self.all_frames = all_frames  # one chunk holding every frame: workers get frames=None
+        self.force = force
+        self.subject_timeout = subject_timeout
+        self.extra = extra or {}
+        self._subjects = subjects
+        self._raw = raw_subjects  # [blend, name] or [blend, name, out], as stored
+        self._base = base
+        self._out_root = out_root
+        self._blend_root = blend_root  # raw blends are file names under blend_root/<name>/
+        self._tasks: list[tuple[range, int]] | None = None
+
+    # -- subjects ----------------------------------------------------------------------------
+
+    @property
+    def subjects(self) -> list[Subject]:
+        """Every subject, paths absolute."""
+        if self._subjects is None:
+            self._subjects = [self.subject(i) for i in range(self.subject_count)]
+        return self._subjects
+
+    def subject(self, index: int) -> Subject:
+        if self._subjects is not None:
+            return self._subjects[index]
+        raw = _row((self._raw or [])[index])
+        if self._blend_root:
+            blend = os.path.join(self._blend_root, raw[1], raw[0])
+        else:
+            blend = _abs(raw[0], self._base)
+        return Subject(blend=blend, out=self.subject_out(index), name=raw[1])
+
+    def subject_out(self, index: int) -> str:
+        if self._subjects is not None:
+            return self._subjects[index].out
+        raw = _row((self._raw or [])[index])
+        if len(raw) > 2:
+            return _abs(raw[2], self._base)
+        return os.path.join(self._out_root, raw[1])
+
+    def subject_outs(self) -> list[str]:
+        """Every subject's output folder (fast for plans read from disk)."""
+        if self._subjects is not None:
+            return [s.out for s in self._subjects]
+        root = self._out_root.rstrip("/") + "/"
+        return [root + r if isinstance(r, str) else
+                _abs(r[2], self._base) if len(r) > 2 else root + r[1] for r in self._raw or []]
+
+    @property
+    def subject_count(self) -> int:
+        return len(self._subjects) if self._subjects is not None else len(self._raw or [])
+
+    def subject_names(self) -> list[str]:
+        if self._subjects is not None:
+            return [s.name for s in self._subjects]
+        return [raw if isinstance(raw, str) else raw[1] for raw in self._raw or []]
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    @property
+    def task_count(self) -> int:
+        groups = -(-self.subject_count // self.group)
+        return groups * len(self.chunks)
+
+    def task(self, index: int) -> tuple[range, int]:
+        """(subject indices, chunk index) of task `index`."""
+        if not 0 <= index < self.task_count:
+            raise IndexError(f"task index {index} is outside this plan's 0..{self.task_count - 1}")
+        g, c = divmod(index, len(self.chunks))
+        first = g * self.group
+        return range(first, min(first + self.group, self.subject_count)), c
+
+    @property
+    def tasks(self) -> list[tuple[range, int]]:
+        if self._tasks is None:
+            self._tasks = [self.task(i) for i in range(self.task_count)]
+        return self._tasks
 
     @property
     def width(self) -> int:
-        return id_width(len(self.tasks))
+        return id_width(self.task_count)
 
     def task_ids(self) -> list[str]:
         width = self.width
-        return [task_id_for(i, width) for i in range(len(self.tasks))]
+        return [task_id_for(i, width) for i in range(self.task_count)]
 
     def task_frames(self, index: int) -> list[int]:
-        return self.chunks[self.tasks[index][1]]
+        return self.chunks[self.task(index)[1]]
 
     def worker_task(self, index: int, job_dir: str | Path) -> WorkerTask:
-        """The WorkerTask of task `index` (paths already absolute)."""
-        if not 0 <= index < len(self.tasks):
-            raise IndexError(f"task index {index} is outside this plan's 0..{len(self.tasks) - 1}")
-        subject_indices, chunk = self.tasks[index]
+        """The WorkerTask of task `index` (paths absolute)."""
+        subject_indices, chunk = self.task(index)
         task_id = task_id_for(index, self.width)
         return WorkerTask(
             settings=self.settings,
-            subjects=[self.subjects[s] for s in subject_indices],
+            subjects=[self.subject(s) for s in subject_indices],
             frames=None if self.all_frames else list(self.chunks[chunk]),
             force=self.force,
             state_file=str(Path(job_dir) / STATE_DIR / f"{task_id}.json"),
@@ -82,9 +170,28 @@ class Plan:
             extra=dict(self.extra, job_id=self.job_id, task_index=index),
         )
 
+    # -- files -------------------------------------------------------------------------------
+
     def to_json(self, job_dir: str | Path) -> str:
         """Compact JSON; paths under job_dir are written relative to it."""
         base = os.path.abspath(job_dir)
+        outs = [s.out for s in self.subjects]
+        roots = {os.path.dirname(o) for o in outs}
+        out_root = roots.pop() if len(roots) == 1 else ""
+        # Packed subjects sit in inputs/subjects/<name>/: then only the file name is stored.
+        packed = os.path.join(base, PACKED_SUBJECTS)
+        blend_root = PACKED_SUBJECTS if all(
+            os.path.dirname(os.path.abspath(s.blend)) == os.path.join(packed, s.name)
+            for s in self.subjects) else ""
+        rows = []
+        for s in self.subjects:
+            blend = os.path.basename(s.blend) if blend_root else _rel(s.blend, base)
+            row = [blend, s.name]
+            if not out_root or s.out != os.path.join(out_root, s.name):
+                row.append(_rel(s.out, base))
+            # The common case, inputs/subjects/<name>/<name>.blend -> out_root/<name>, is
+            # stored as the bare name (100,000-subject plans parse in a fraction of a second).
+            rows.append(s.name if row == [f"{s.name}.blend", s.name] and blend_root else row)
         data = {
             "format": PLAN_FORMAT,
             "version": PLAN_VERSION,
@@ -94,15 +201,27 @@ class Plan:
             "subject_timeout": self.subject_timeout,
             "all_frames": self.all_frames,
             "extra": self.extra,
-            "subjects": [[_rel(s.blend, base), _rel(s.out, base), s.name] for s in self.subjects],
+            "group": self.group,
             "chunks": [format_frame_list(c) for c in self.chunks],
-            "tasks": [[s, c] for s, c in self.tasks],
+            "out_root": _rel(out_root, base) if out_root else "",
+            "blend_root": blend_root,
+            "subjects": rows,
         }
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str, job_dir: str | Path) -> Plan:
         """Parse plan.json; relative paths resolve against job_dir."""
+        try:
+            return cls._from_json(text, job_dir)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, SettingsError):
+                raise
+            raise SettingsError(f"plan.json in {job_dir} is damaged ({type(exc).__name__}: "
+                                f"{exc}); submit the job again") from None
+
+    @classmethod
+    def _from_json(cls, text: str, job_dir: str | Path) -> Plan:
         data = json.loads(text)
         if data.get("format") != PLAN_FORMAT:
             raise SettingsError("not an orbitfarm plan.json (no 'format: orbitfarm-plan')")
@@ -117,10 +236,13 @@ class Plan:
         return cls(
             job_id=data["job_id"],
             settings=settings,
-            subjects=[Subject(blend=_abs(b, base), out=_abs(o, base), name=n)
-                      for b, o, n in data["subjects"]],
+            subjects=None,
+            raw_subjects=data["subjects"],
+            base=base,
+            out_root=_abs(data["out_root"], base) if data["out_root"] else "",
+            blend_root=_abs(data["blend_root"], base) if data["blend_root"] else "",
             chunks=[parse_frame_spec(c, total) for c in data["chunks"]],
-            tasks=[(s, c) for s, c in data["tasks"]],
+            group=int(data["group"]),
             all_frames=data["all_frames"],
             force=data["force"],
             subject_timeout=data["subject_timeout"],
@@ -136,6 +258,11 @@ class Plan:
     def read(cls, path: str | Path) -> Plan:
         path = Path(path)
         return cls.from_json(path.read_text(encoding="utf-8"), path.parent)
+
+
+def _row(raw: str | list[str]) -> list[str]:
+    """A stored subject row in its long form [blend, name(, out)]."""
+    return [f"{raw}.blend", raw] if isinstance(raw, str) else raw
 
 
 def _rel(path: str, base: str) -> str:
@@ -159,7 +286,9 @@ def make_plan(
     force: bool = False,
     subject_timeout: float | None = None,
 ) -> Plan:
-    """Tasks = groups of `group` subjects x chunks of `chunk` frames (None: whole orbit)."""
+    """Tasks = groups of `group` subjects x chunks of `chunk` frames (None: whole orbit).
+
+    With no frames at all there are no chunks and no tasks."""
     if group < 1:
         raise SettingsError(f"--group must be >= 1, got {group}")
     if chunk is not None and chunk < 1:
@@ -167,13 +296,8 @@ def make_plan(
     frames = settings.frame_list()
     chunks = chunk_frames(frames, chunk)
     all_frames = len(chunks) == 1 and settings.frame_range in (None, "")
-    tasks: list[tuple[list[int], int]] = []
-    for start in range(0, len(subjects), group):
-        members = list(range(start, min(start + group, len(subjects))))
-        for c in range(len(chunks)):
-            tasks.append((members, c))
     return Plan(job_id=job_id, settings=settings, subjects=list(subjects), chunks=chunks,
-                tasks=tasks, all_frames=all_frames, force=force, subject_timeout=subject_timeout)
+                group=group, all_frames=all_frames, force=force, subject_timeout=subject_timeout)
 
 
 def load_worker_task(plan_file: str, index: int) -> WorkerTask:

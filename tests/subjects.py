@@ -23,6 +23,7 @@ Kinds (see KINDS; params in brackets):
   analytic depth (the bbox centre is NOT at the origin, so centering moves it to y=0).
 - textured: a plane with an external image texture written next to the .blend ("texture").
 - heavy: a UV sphere with about [faces=100_000] faces (benchmarks).
+Every kind takes [frame_end=48] and [denoise=False] (Cycles denoising in the saved file).
 - empty: no renderable geometry (an empty, a light and a camera).
 - hierarchy: static parented hierarchy far from the origin [root_location=(100,50,-20),
   keyed_root=True]: the root carries a constant location key (frame_set would undo a plain move).
@@ -38,6 +39,8 @@ Static although they have animation data (must NOT be detected):
 - constant: one location keyframe. moving_light: the light and the camera move, the cube does not.
 Security:
 - scripted: a registered text block (use_module) that would write [marker] when scripts run.
+Frame checks:
+- invisible: a cube hidden from camera rays (visible_camera off): in view, yet every frame blank.
 
 `write_corrupt_blend(path)` writes a file with a .blend header and garbage after it.
 """
@@ -54,7 +57,7 @@ from typing import Any
 KINDS = (
     "cube", "wall", "textured", "heavy", "empty", "hierarchy",
     "animated", "parent_animated", "armature", "shapekey", "driver", "nla", "wave", "constraint",
-    "constant", "moving_light", "scripted",
+    "constant", "moving_light", "scripted", "invisible",
 )
 ANIMATED_KINDS = (
     "animated", "parent_animated", "armature", "shapekey", "driver", "nla", "wave", "constraint",
@@ -73,6 +76,7 @@ bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
 scene.frame_start = 1
 scene.frame_end = int(P.get("frame_end", 48))
+scene.cycles.use_denoising = bool(P.get("denoise", False))  # tiny test renders: no OIDN cost
 info = {"path": path, "kind": kind}
 
 world = bpy.data.worlds.new("World")
@@ -297,6 +301,9 @@ elif kind == "scripted":
     text.write("open(%r, 'w').write('scripts ran')\n" % marker)
     text.use_module = True
     info["marker"] = marker
+elif kind == "invisible":
+    obj = red(cube_obj("Ghost", size, location), color)
+    obj.visible_camera = False
 else:
     raise SystemExit("unknown subject kind " + kind)
 

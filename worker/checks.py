@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..submitter.imageio import ImageFormatError, read_exr, read_png
+from ..submitter.imageio import ImageFormatError, read_exr, read_png, verify_png
 from . import orbit
 from .results import NO_HIT_DEPTH
 
@@ -30,10 +30,11 @@ def check_frame(rgb: Path | None, depth: Path | None, width: int, height: int,
             if expect_subject and not np.any(values < NO_HIT_DEPTH * 0.5):
                 return "blank frame: no pixel of the depth map hits the subject"
         if rgb is not None:
-            img = read_png(rgb)
-            if (img.width, img.height) != (width, height):
-                return f"rgb is {img.width}x{img.height}, expected {width}x{height}"
-            if depth is None and expect_subject:
+            w, h, _ = verify_png(rgb)  # CRCs + zlib: complete and intact, without unfiltering
+            if (w, h) != (width, height):
+                return f"rgb is {w}x{h}, expected {width}x{height}"
+            if depth is None and expect_subject:  # no depth to tell: the pixels must vary
+                img = read_png(rgb)
                 pixels = img.array.reshape(-1, img.channels)
                 if np.all(pixels == pixels[0]):
                     return "blank frame: every RGB pixel has the same value"

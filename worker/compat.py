@@ -27,7 +27,8 @@ def engine_id(engine: str) -> str:
         return "CYCLES"
     if engine == "workbench":
         return "BLENDER_WORKBENCH"
-    items = {i.identifier for i in bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items}
+    prop: Any = bpy.types.RenderSettings.bl_rna.properties["engine"]
+    items = {i.identifier for i in prop.enum_items}
     for candidate in ("BLENDER_EEVEE_NEXT", "BLENDER_EEVEE"):
         if candidate in items:
             return candidate
@@ -39,7 +40,8 @@ def new_compositor(scene: Any) -> Any:
     if IS_5:
         tree = bpy.data.node_groups.new(TREE_NAME, "CompositorNodeTree")
         scene.compositing_node_group = tree
-        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        interface: Any = tree.interface
+        interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
         return tree
     scene.use_nodes = True
     tree = scene.node_tree
@@ -90,3 +92,27 @@ def add_float_exr_output(tree: Any, value_socket: Any, directory: str, prefix: s
     fmt.exr_codec = "ZIP"
     tree.links.new(value_socket, node.inputs[0])
     return prefix + "{frame:04d}.exr"
+
+
+def _math(tree: Any, operation: str, a: Any, b: Any) -> Any:
+    """A Math node (CompositorNodeMath in 4.x, ShaderNodeMath in 5.0) computing a <op> b."""
+    node = tree.nodes.new("ShaderNodeMath" if IS_5 else "CompositorNodeMath")
+    node.operation = operation
+    node.use_clamp = False
+    for socket, value in zip(node.inputs[:2], (a, b), strict=True):
+        if isinstance(value, float | int):
+            socket.default_value = float(value)
+        else:
+            tree.links.new(value, socket)
+    return node.outputs[0]
+
+
+def replace_far_depth(tree: Any, depth: Any, threshold: float, value: float) -> Any:
+    """Socket that is `value` where depth > threshold, else depth, both exactly.
+
+    EEVEE writes the clip distance where nothing is hit; Cycles and Workbench write 1e10.
+    """
+    far = _math(tree, "GREATER_THAN", depth, threshold)  # 1 where nothing was hit
+    near = _math(tree, "SUBTRACT", 1.0, far)
+    return _math(tree, "ADD", _math(tree, "MULTIPLY", far, value),
+                 _math(tree, "MULTIPLY", near, depth))

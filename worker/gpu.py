@@ -15,7 +15,8 @@ class DeviceError(RuntimeError):
 def _cycles_prefs() -> Any:
     import bpy
 
-    addon = bpy.context.preferences.addons.get("cycles")
+    prefs = bpy.context.preferences
+    addon = prefs.addons.get("cycles") if prefs else None
     return addon.preferences if addon else None
 
 

@@ -21,7 +21,6 @@ from .results import (
     NO_HIT_DEPTH,
     depth_path,
     frame_name,
-    read_result,
     rgb_path,
     update_result,
     write_transforms,
@@ -35,13 +34,39 @@ def log(msg: str) -> None:
     print(f"[orbitfarm] {msg}", flush=True)
 
 
-def _frame_done(out: str, frame: int, settings: RenderSettings, recorded: dict) -> bool:
-    """A frame counts as done when result.json records it and its files exist."""
-    if frame_name(frame) not in recorded:
-        return False
+def _frame_done(out: str, frame: int, settings: RenderSettings) -> bool:
+    """A frame is done when its files exist: they only appear, by rename, after their check."""
     if settings.rgb and not rgb_path(out, frame).is_file():
         return False
     return not (settings.depth and not depth_path(out, frame).is_file())
+
+
+def _count_done(task: WorkerTask, subject: Subject) -> int:
+    """Frames of the whole orbit (all chunks) whose files are in place."""
+    return sum(_frame_done(subject.out, k, task.settings) for k in task.settings.frame_list())
+
+
+def _claim_settings(task: WorkerTask, subject: Subject) -> None:
+    """Make the subject directory hold frames of these settings only.
+
+    Frames rendered with other settings (or of unknown settings: no result.json) are deleted
+    under the lock before the new settings hash is recorded, so any task that sees this hash
+    can trust every frame file it finds, even after a kill -9.
+    """
+    base = _base_result(task, subject)
+
+    def change(data: dict[str, Any]) -> None:
+        if data.get("settings_hash") != base["settings_hash"]:
+            for folder, pattern in (("rgb", "[0-9]*.png"), ("depth", "[0-9]*.exr")):
+                for stale in (Path(subject.out) / folder).glob(pattern):
+                    stale.unlink()
+            data.clear()
+        data.update(base)
+        data.setdefault("status", "rendering")
+        data.setdefault("reason", "")
+        data.setdefault("frames", {})
+
+    update_result(subject.out, change)
 
 
 def _base_result(task: WorkerTask, subject: Subject) -> dict[str, Any]:
@@ -68,7 +93,7 @@ def _finish(task: WorkerTask, subject: Subject, status: str, reason: str,
         data["status"] = status
         data["reason"] = reason
         data.setdefault("frames", {})
-        data["frames_done"] = len(data["frames"])
+        data["frames_done"] = _count_done(task, subject)
         data["frames_total"] = frames_total
 
     update_result(subject.out, change)
@@ -144,11 +169,9 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             "settings_hash": settings.settings_hash(),
         })
 
-    # Resume: keep frames result.json records for these settings and whose files exist.
-    previous = read_result(out)
-    recorded = (previous.get("frames", {})
-                if previous.get("settings_hash") == settings.settings_hash() else {})
-    todo = [k for k in mine if task.force or not _frame_done(out, k, settings, recorded)]
+    # Resume: keep the frame files of these settings that exist.
+    _claim_settings(task, subject)
+    todo = [k for k in mine if task.force or not _frame_done(out, k, settings)]
     t_setup = time.perf_counter() - started
     log(f"subject {subject.name}: static, centred by {[round(c, 4) for c in offset]}, radius "
         f"{rs.radius:.4g}, device {rs.device}; {len(todo)} of {len(mine)} frames to render "
@@ -165,16 +188,16 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     try:
         for i, k in enumerate(todo, 1):
             t0 = time.perf_counter()
-            reason = None
+            problem: str | None = None
             for _attempt in range(2):  # a frame that fails its check is rendered once more
                 rgb_tmp, depth_tmp = render_frame(rs, poses[k], settings.rgb)
-                reason = check_frame(rgb_tmp, depth_tmp, settings.width, settings.height,
-                                     subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
-                if reason is None:
+                problem = check_frame(rgb_tmp, depth_tmp, settings.width, settings.height,
+                                      subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
+                if problem is None:
                     break
-                log(f"subject {subject.name}: frame {k} failed its check: {reason}")
-            if reason is not None:
-                raise SubjectError(f"frame {k} failed its check twice: {reason}")
+                log(f"subject {subject.name}: frame {k} failed its check: {problem}")
+            if problem is not None:
+                raise SubjectError(f"frame {k} failed its check twice: {problem}")
             if rgb_tmp is not None:
                 rgb_path(out, k).parent.mkdir(exist_ok=True)
                 os.replace(rgb_tmp, rgb_path(out, k))
@@ -190,6 +213,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             now = time.perf_counter()
             if now - last_write >= 1.0 or i == len(todo):
                 last_write = now
+                _record_frames(task, subject, done_now, common)
+                done_now = {}
                 progress(subject.name, status="rendering", frames_done=base_done + i,
                          frames_total=total)
     finally:
@@ -216,7 +241,7 @@ def _record_frames(task: WorkerTask, subject: Subject, frames: dict[str, dict[st
         data.setdefault("frames", {}).update(frames)
         data.setdefault("status", "rendered")
         data.setdefault("reason", "")
-        data["frames_done"] = len(data["frames"])
+        data["frames_done"] = _count_done(task, subject)
         data["frames_total"] = len(task.settings.frame_list())
 
     update_result(subject.out, change)

@@ -19,6 +19,7 @@ from mathutils import Matrix
 from ..submitter.spec import RenderSettings
 from . import compat, orbit
 from .gpu import configure_cycles_device
+from .results import NO_HIT_DEPTH
 
 CAMERA_NAME = "orbitfarm_camera"
 
@@ -114,8 +115,11 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
         layers.scene = scene
         layers.layer = scene.view_layers[0].name
         compat.link_image_output(tree, layers.outputs["Image"])
-        pattern = compat.add_float_exr_output(tree, layers.outputs["Depth"], str(tmp_dir),
-                                              "depth_")
+        depth_socket = layers.outputs["Depth"]
+        if settings.engine == "eevee":  # EEVEE's no-hit depth is the clip end: make it 1e10
+            depth_socket = compat.replace_far_depth(tree, depth_socket,
+                                                    cam.data.clip_end * 0.999, NO_HIT_DEPTH)
+        pattern = compat.add_float_exr_output(tree, depth_socket, str(tmp_dir), "depth_")
     else:
         compat.disable_compositor(scene)
     setup_ = RenderSetup(scene, cam, intr, radius, tmp_dir, pattern, device)

@@ -34,7 +34,7 @@ def depth_path(out: str | Path, frame: int) -> Path:
 def write_transforms(out: str | Path, intrinsics: dict[str, float], frames: list[dict[str, Any]],
                      extra: dict[str, Any]) -> None:
     """transforms.json: NeRF-style intrinsics + per-frame camera-to-world matrices."""
-    data = dict(intrinsics)
+    data: dict[str, Any] = dict(intrinsics)
     data.update(extra)
     data["frames"] = frames
     atomic_write_json(Path(out) / TRANSFORMS, data)

@@ -76,6 +76,7 @@ def _instances(scene: Any, depsgraph: Any) -> Iterator[tuple[tuple, Any, Any]]:
         obj = inst.object
         if obj.type not in GEOMETRY_TYPES:
             continue
+        key: tuple
         if inst.is_instance:
             parent = inst.parent.original if inst.parent else None
             if parent is not None and parent.hide_render:
@@ -227,5 +228,5 @@ def center_subject(scene: Any) -> tuple[list[float], list[float]]:
     for obj in list(scene.objects):
         if obj.parent is None and obj is not empty:
             obj.parent = empty  # matrix_parent_inverse stays identity: the offset applies
-    bpy.context.view_layer.update()
+    scene.view_layers[0].update()
     return offset, center

@@ -163,11 +163,12 @@ class LocalTarget(Target):
     def poll(self, job, task_ids: list[str]) -> dict[str, SchedulerState]:
         runs = self._runs(job)
         latest: dict[str, int] = {}
-        for run in runs:
-            for task_id in (read_json(job.path / run["tasks"], default=None) or {}).get("tasks", []):
-                latest[task_id] = run["run"]
-        alive = {run["run"]: pid_alive(run["runner_pid"], run.get("runner_start")) for run in runs}
-        pids = {run["run"]: run["runner_pid"] for run in runs}
+        for entry in runs:
+            for task_id in (read_json(job.path / entry["tasks"], default=None) or {}).get("tasks",
+                                                                                           []):
+                latest[task_id] = entry["run"]
+        alive = {r["run"]: pid_alive(r["runner_pid"], r.get("runner_start")) for r in runs}
+        pids = {r["run"]: r["runner_pid"] for r in runs}
         records = _read_records(local_dir(job.path) / "tasks")
         states: dict[str, SchedulerState] = {}
         for task_id in task_ids:

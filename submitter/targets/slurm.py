@@ -6,20 +6,23 @@ recorded in JOBDIR/target.json: which plan indices it runs and on which attempt,
 SLURM's element ids back to tasks with ONE squeue call per poll, and retries become new arrays of
 just the tasks that need them (with more memory/time when the profile says `escalate_*`).
 
-Profile keys (targets YAML, kind: slurm) — each also an `orbitfarm submit` option:
+Profile keys (targets YAML, kind: slurm); the first three lines and ssh are also submit options:
     partition, account, qos, time (12:00:00), gpus (1) or gres, cpus_per_task, mem, constraint,
     exclude, nodelist, array_throttle, extra_sbatch: [lines], setup: [shell lines],
     blender: /path/on/nodes  or  python: /path/to/python-with-bpy,
     ssh: login-host, ssh_options: [...], path_map: [{local: ..., remote: ...}],
     rest: {url, api_version, user, token_command, environment},
     escalate_mem / escalate_time: factor per retry, max_array_size: override MaxArraySize.
+Setup lines run in bash inside the job directory with $JOB_DIR, $INDEX (plan index) and $TASK
+(task id) set. Retries escalate by the number of earlier submissions of each task, so
+`orbitfarm retry` and `orbitfarm wait --retry N` grow resources alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from ..atomic import atomic_write_text
@@ -43,6 +46,12 @@ if TYPE_CHECKING:
 
 CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as the cluster sees them (path_map)
 DEFAULT_MAX_ARRAY_SIZE = 1001  # SLURM's default, used where MaxArraySize cannot be read (REST)
+
+# Profile keys this target understands besides the sbatch options (SlurmOptions' fields);
+# anything else is a typo that would silently submit the wrong job, so it is refused.
+_TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "ssh",
+                "ssh_options", "path_map", "rest", "escalate_mem", "escalate_time",
+                "max_array_size"}
 
 # CLI option -> profile key, for the options that are plain values.
 _CLI_VALUES = {
@@ -106,6 +115,11 @@ class SlurmTarget(Target):
 
     @staticmethod
     def _options(profile: dict[str, Any]) -> SlurmOptions:
+        known = _TARGET_KEYS | {f.name for f in fields(SlurmOptions)}
+        unknown = sorted(set(profile) - known)
+        if unknown:
+            raise TargetError(f"slurm profile {profile.get('name', '')!r}: unknown key(s) "
+                              f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
         try:
             return SlurmOptions.from_profile(profile)
         except (ScriptError, TypeError) as exc:
@@ -198,10 +212,15 @@ class SlurmTarget(Target):
         mapping = self.path_map
         if not mapping:
             return str(job.plan_file)
+        from ..plan import Plan
+        from ..spec import Subject
+
         plan = job.plan
-        mapped = replace(plan, subjects=[
-            replace(s, blend=mapping.to_remote(s.blend), out=mapping.to_remote(s.out))
-            for s in plan.subjects])
+        mapped = Plan(plan.job_id, plan.settings,
+                      [Subject(blend=mapping.to_remote(s.blend), out=mapping.to_remote(s.out),
+                               name=s.name) for s in plan.subjects],
+                      plan.chunks, group=plan.group, all_frames=plan.all_frames,
+                      force=plan.force, subject_timeout=plan.subject_timeout, extra=plan.extra)
         atomic_write_text(job.path / CLUSTER_PLAN, mapped.to_json(job.path))
         return mapping.to_remote(job.path / CLUSTER_PLAN)
 
@@ -214,6 +233,8 @@ class SlurmTarget(Target):
         for task_id in task_ids:
             index = job.index_of(task_id)
             by_attempt.setdefault(runs.get(index, 0) + 1, []).append(index)
+        if self.rest is not None:
+            record["rest_api_version"] = self.rest.version()
         mapping = self.path_map
         remote_dir = mapping.to_remote(job.path)
         plan_file = self._cluster_plan(job)
@@ -260,8 +281,11 @@ class SlurmTarget(Target):
 
     def _latest(self, job: JobDir) -> dict[int, Key]:
         """Plan index -> (array job id, array index) of its latest submission."""
+        record = self._record(job)
+        if self.rest is not None and record.get("rest_api_version"):
+            self.rest.use_version(record["rest_api_version"])  # no discovery on every poll
         latest: dict[int, Key] = {}
-        for array in self._record(job)["arrays"]:
+        for array in record["arrays"]:
             for i in _expand(array["indices"]):
                 latest[array["offset"] + i] = (str(array["job"]), i)
         return latest

@@ -181,6 +181,11 @@ class RestClient:
             self._version = ".".join(max(found, key=lambda g: tuple(int(x) for x in g)))
         return self._version
 
+    def use_version(self, version: str) -> None:
+        """Use this API version unless the profile configured one."""
+        if self._version is None:
+            self._version = str(version).lstrip("v")
+
     def submit(self, script: str, job: dict[str, Any]) -> str:
         """POST job/submit; returns the job id."""
         data = self._request("POST", f"/slurm/v{self.version()}/job/submit",

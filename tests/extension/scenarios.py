@@ -149,7 +149,11 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
     assert f"{MODULE}.registration" in loaded
 
     for _ in range(2):
+        monitor = ext("operators.monitor")
+        assert bpy.app.timers.is_registered(monitor._first_load)  # loads recent jobs on enable
         disable()
+        assert not bpy.app.timers.is_registered(monitor._first_load)
+        assert not bpy.app.timers.is_registered(monitor.tick)
         assert not registered_names(), registered_names()
         assert not hasattr(bpy.types.Scene, "orbitfarm")
         assert not hasattr(bpy.types.WindowManager, "orbitfarm")
@@ -340,7 +344,18 @@ def preflight_missing_texture(args: dict[str, Any]) -> dict[str, Any]:
     assert missing, problems
     assert all(p["hint"] for p in problems), problems
     assert wm.preflight_done and not wm.preflight_ok
-    return {"problems": problems}
+
+    # An animated subject would be skipped; a missing local Blender is an error. Both say why.
+    open_blend(args["animated"])
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    prefs.blender_executable = "/nonexistent/blender"
+    assert bpy.ops.orbitfarm.preflight() == {"FINISHED"}
+    more = result_problems()
+    assert any(p["severity"] == "warning" and "animated" in p["message"] for p in more), more
+    assert any(p["severity"] == "error" and "/nonexistent/blender" in p["message"]
+               and "preferences" in p["hint"] for p in more), more
+    assert not any(args["texture_name"] in p["message"] for p in more), more
+    return {"problems": problems + more}
 
 
 def render_check(subject_dir: Path, frames: int, color: list[float]) -> dict[str, Any]:
@@ -421,6 +436,22 @@ def submit_local(args: dict[str, Any]) -> dict[str, Any]:
     render_check(Path(args["out_copy"]) / blend.stem, 2, [0.0, 0.8, 0.0])
     assert blend.read_bytes() == on_disk
     assert bpy.data.filepath == str(blend)
+
+    # A new session's list (empty) is refilled from the jobs index, with final progress.
+    copy_path = copy_job.path
+    wm.jobs.clear()
+    assert bpy.ops.orbitfarm.refresh_jobs() == {"FINISHED"}
+    rows = {j.path: j for j in wm.jobs}
+    assert {job_path, copy_path} <= set(rows), list(rows)
+    assert rows[job_path].frames_done == 3 and rows[job_path].finished
+    assert not rows[job_path].from_session
+    # Retry and cancel on a finished job change nothing and say so.
+    wm.jobs_index = list(rows).index(job_path)
+    assert bpy.ops.orbitfarm.retry_job() == {"FINISHED"}
+    assert bpy.ops.orbitfarm.cancel_job() == {"FINISHED"}
+    assert bpy.ops.orbitfarm.refresh_jobs() == {"FINISHED"}
+    row = next(j for j in wm.jobs if j.path == job_path)
+    assert row.finished and row.frames_done == 3 and row.failed_tasks == 0, row.detail
     return {"job": job_id, "status": done, **checked}
 
 
@@ -580,7 +611,10 @@ def modal_submit(args: dict[str, Any]) -> dict[str, Any]:
     done = Probe()
     done.request = lambda ctx: request  # what ORBITFARM_OT_submit builds from the scene
     assert done.execute(context) == {"RUNNING_MODAL"}
-    assert Probe().start_background(context, wait_for_esc, "x") == {"CANCELLED"}
+    second = Probe()
+    second.request = lambda ctx: request
+    assert second.execute(context) == {"CANCELLED"}
+    assert "busy" in second.reports[-1][1], second.reports
     result, statuses = play_modal(done, context, 120)
     assert result == {"FINISHED"}, done.reports
     assert not runtime.busy and context.window_manager.timers == 0

@@ -25,7 +25,9 @@ def test_preflight_reports_missing_texture_with_hint(scenario, bpy_python, tmp_p
     info = subjects.make_subject(bpy_python, tmp_path / "textured.blend", "textured")
     texture = Path(info["texture"])
     texture.unlink()
-    result = scenario("preflight_missing_texture", blend=info["path"], texture_name=texture.name)
+    animated = subjects.make_subject(bpy_python, tmp_path / "animated.blend", "animated")
+    result = scenario("preflight_missing_texture", blend=info["path"], texture_name=texture.name,
+                      animated=animated["path"])
     assert any(texture.name in p["message"] for p in result["problems"])
 
 

@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/jobs: scenes.p
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests: subjects.py
 import scenes  # noqa: E402
 import subjects  # noqa: E402
-
 from orbitfarm.submitter import jobs  # noqa: E402
 from orbitfarm.submitter.imageio import read_exr, read_png  # noqa: E402
 from orbitfarm.submitter.jobdir import JobDir  # noqa: E402
@@ -101,29 +100,30 @@ def test_batch_gives_each_subject_its_own_state_and_reason(tmp_path, bpy_python)
 
 def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, bpy_python):
     subjects.make_subject(bpy_python, tmp_path / "src" / "cube.blend", "cube")
-    settings = RenderSettings(width=96, height=72, samples=4, frames=24)
+    settings = RenderSettings(width=160, height=120, samples=16, frames=40)
     job = jobs.submit(jobs.SubmitRequest(files=[str(tmp_path / "src")], out=str(tmp_path / "out"),
                                          settings=settings))
     (task_id,) = job.task_ids()
+    out = tmp_path / "out" / "cube"
     deadline = time.monotonic() + 180
-    while True:  # kill as soon as a couple of frames are written
+    while True:  # kill as soon as a couple of frames are on disk
         state = job.read_state(task_id)
-        done = (state.get("subjects", {}).get("cube") or {}).get("frames_done", 0)
-        if state.get("state") == "running" and done >= 2:
+        on_disk = len(list((out / "depth").glob("[0-9][0-9][0-9][0-9].exr"))) if (
+            out / "depth").is_dir() else 0
+        if state.get("state") == "running" and on_disk >= 2:
             break
         assert state.get("state") in ("queued", "running"), state
         assert time.monotonic() < deadline, state
-        time.sleep(0.05)
+        time.sleep(0.02)
     os.kill(state["pid"], signal.SIGKILL)
     st = _finish(job)
     rows = {r.name: r for r in st.subjects}
     assert rows["cube"].state == "failed" and "killed by signal 9" in rows["cube"].reason
     assert st.retryable == [task_id]
-    out = tmp_path / "out" / "cube"
     # A frame is finished when both its PNG and its EXR exist (the kill may fall in between).
     kept = {p.name: p.stat().st_mtime_ns for p in (out / "rgb").glob("[0-9][0-9][0-9][0-9].png")
             if (out / "depth" / f"{p.stem}.exr").exists()}
-    assert 1 <= len(kept) < 24
+    assert 1 <= len(kept) < 40
     for png in (out / "rgb").glob("[0-9][0-9][0-9][0-9].png"):
         read_png(png)  # every frame under its final name decodes
     for exr in (out / "depth").glob("[0-9][0-9][0-9][0-9].exr"):
@@ -131,8 +131,8 @@ def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, b
 
     assert jobs.retry(job) == [task_id]
     st = _finish(job)
-    assert st.ok and st.subjects[0].frames_done == 24, st.to_dict()
-    assert len(list((out / "rgb").glob("[0-9][0-9][0-9][0-9].png"))) == 24
+    assert st.ok and st.subjects[0].frames_done == 40, st.to_dict()
+    assert len(list((out / "rgb").glob("[0-9][0-9][0-9][0-9].png"))) == 40
     assert job.read_state(task_id)["attempt"] == 2
     redone = sorted(n for n, m in kept.items() if (out / "rgb" / n).stat().st_mtime_ns != m)
     if redone:  # finished frames must not be rendered again
@@ -180,3 +180,126 @@ def test_hostile_file_and_folder_names_through_the_cli(tmp_path, bpy_python):
     status = subprocess.run([bpy_python, "-m", "orbitfarm.submitter.cli", "status", job_ref,
                              "--json"], capture_output=True, text=True, env=env, timeout=60)
     assert status.returncode == 0 and '"rendered"' in status.stdout
+
+
+def test_preflight_refuses_missing_textures_unless_allowed(tmp_path, bpy_python):
+    info = subjects.make_subject(bpy_python, tmp_path / "src" / "tex.blend", "textured")
+    Path(info["texture"]).unlink()
+    request = jobs.SubmitRequest(files=[info["path"]], out=str(tmp_path / "out"),
+                                 settings=RenderSettings(**TINY))
+    with pytest.raises(jobs.JobError) as refused:
+        jobs.submit(request)
+    message = str(refused.value)
+    assert "missing dependency" in message and "texture.png" in message
+    assert "--allow-missing" in message
+    assert not (tmp_path / "out").exists()  # nothing half-made
+    request.allow_missing = True
+    job = jobs.create(request)
+    assert any("missing dependency" in w for w in job.spec.warnings)
+
+
+def test_cancelled_packaging_leaves_nothing(tmp_path, bpy_python):
+    import threading
+
+    for name in ("a", "b"):
+        subjects.make_subject(bpy_python, tmp_path / "src" / f"{name}.blend", "textured")
+    cancel = threading.Event()
+    seen: list[tuple[str, float]] = []
+
+    def progress(message: str, fraction: float) -> None:
+        seen.append((message, fraction))
+        if message.startswith("packing b"):
+            cancel.set()  # the user pressed Esc half-way
+
+    with pytest.raises(jobs.JobError, match="cancelled"):
+        jobs.submit(jobs.SubmitRequest(files=[str(tmp_path / "src")], out=str(tmp_path / "out"),
+                                       settings=RenderSettings(**TINY)), progress, cancel)
+    assert [m for m, _ in seen][:2] == ["preflight", "packing a.blend"]
+    assert all(0.0 <= f <= 1.0 for _, f in seen)
+    assert not list((tmp_path / "out" / ".orbitfarm" / "jobs").iterdir())
+    assert jobs.recent_jobs() == []
+
+
+def test_inplace_without_packing_renders_next_to_each_blend(tmp_path, bpy_python):
+    for folder in ("asset one", "asset two"):
+        subjects.make_subject(bpy_python, tmp_path / folder / "model.blend", "cube")
+    job = jobs.submit(jobs.SubmitRequest(
+        files=[str(tmp_path / "asset one"), str(tmp_path / "asset two")], out="",
+        inplace=True, pack=False, chunk=2, settings=RenderSettings(**TINY)))
+    assert len(job.task_ids()) == 4  # 2 subjects x 2 chunks of 2 frames
+    st = _finish(job)
+    assert st.ok, st.to_dict()
+    for folder in ("asset one", "asset two"):
+        rgb = tmp_path / folder / "model" / "rgb"
+        assert sorted(p.name for p in rgb.iterdir()) == [f"{i:04d}.png" for i in range(1, 5)]
+    assert not (job.path / "inputs").exists()
+    assert job.plan.subjects[0].blend == str(tmp_path / "asset one" / "model.blend")
+    assert [r.name for r in st.subjects] == ["asset one_model", "asset two_model"]
+
+
+def test_runner_killed_makes_tasks_lost_and_retry_completes_them(tmp_path, bpy_python,
+                                                                  monkeypatch):
+    for name in ("a", "b"):
+        subjects.make_subject(bpy_python, tmp_path / "src" / f"{name}.blend", "cube")
+    job = jobs.submit(jobs.SubmitRequest(
+        files=[str(tmp_path / "src")], out=str(tmp_path / "out"), target_options={"workers": 1},
+        settings=RenderSettings(width=96, height=72, samples=4, frames=30)))
+    first, second = job.task_ids()
+    deadline = time.monotonic() + 120
+    while job.read_state(first).get("state") != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    runner = job.target_record()["runs"][0]["runner_pid"]
+    os.killpg(runner, signal.SIGKILL)  # the machine "reboots": runner and worker vanish
+    time.sleep(0.5)
+    # A heartbeat goes stale after STALE_AFTER_SECONDS (30 s); do not wait that long here.
+    monkeypatch.setattr(jobs, "STALE_AFTER_SECONDS", 0.0)
+    st = jobs.status(job)
+    states = {t: job.read_state(t) for t in (first, second)}
+    assert states[first]["state"] == "lost" and "are gone" in states[first]["reason"]
+    assert states[second]["state"] == "lost" and "before starting" in states[second]["reason"]
+    assert st.finished and sorted(st.retryable) == [first, second]
+    assert sorted(jobs.retry(job)) == [first, second]
+    st = _finish(job)
+    assert st.ok and [r.state for r in st.subjects] == ["rendered", "rendered"], st.to_dict()
+
+
+_SEQUENCE_SCENE = r'''
+import bpy, os, sys
+root = sys.argv[-1]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+os.makedirs(os.path.join(root, "seq"), exist_ok=True)
+for i in range(1, 4):
+    img = bpy.data.images.new(f"f{i}", 4, 4)
+    img.pixels[:] = [i / 4, 0, 0, 1] * 16
+    img.filepath_raw = os.path.join(root, "seq", f"frame_{i:04d}.png")
+    img.file_format = "PNG"
+    img.save()
+    bpy.data.images.remove(img)
+im = bpy.data.images.load(os.path.join(root, "seq", "frame_0001.png"))
+im.source = "SEQUENCE"
+im.use_fake_user = True
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(root, "s.blend"), relative_remap=True)
+sys.stdout.flush()
+os._exit(0)
+'''
+
+
+def test_image_sequences_are_packed_whole_and_kept_apart(tmp_path, bpy_python):
+    from orbitfarm.submitter.pack import pack_subjects
+
+    # Two sequences whose first frames are identical but whose other frames differ.
+    for folder, salt in (("one", 0), ("two", 1)):
+        subprocess.run([bpy_python, "-c", _SEQUENCE_SCENE, str(tmp_path / folder)], check=True,
+                       capture_output=True, env=subjects._env(), timeout=120)
+        (tmp_path / folder / "seq" / "frame_0003.png").write_bytes(
+            (tmp_path / folder / "seq" / "frame_0003.png").read_bytes() + bytes([salt]))
+    packed, stats = pack_subjects([("one", tmp_path / "one" / "s.blend"),
+                                   ("two", tmp_path / "two" / "s.blend")], tmp_path / "inputs")
+    copies = sorted((tmp_path / "inputs" / "files").rglob("frame_*.png"))
+    assert len(copies) == 6  # both sequences, every frame, not merged by the first frame
+    for folder in ("one", "two"):
+        third = [p for p in copies if p.name == "frame_0003.png"
+                 and p.read_bytes() == (tmp_path / folder / "seq" / "frame_0003.png").read_bytes()]
+        assert len(third) == 1
+    assert not stats.missing

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from orbitfarm.submitter import jobs, notify, profiles
 from orbitfarm.submitter.jobdir import JobDir, copy_code
 from orbitfarm.submitter.jobspec import JobSpec, JobSpecError
@@ -37,7 +36,7 @@ def _subjects(root: Path, count: int) -> list[Subject]:
 def test_plan_tasks_are_subject_groups_times_frame_chunks(tmp_path):
     settings = RenderSettings(frames=10)
     plan = make_plan("j", settings, _subjects(tmp_path, 5), chunk=4, group=2)
-    assert [(m, plan.chunks[c]) for m, c in plan.tasks][:3] == [
+    assert [(list(m), plan.chunks[c]) for m, c in plan.tasks][:3] == [
         ([0, 1], [1, 2, 3, 4]), ([0, 1], [5, 6, 7, 8]), ([0, 1], [9, 10])]
     assert len(plan.tasks) == 3 * 3
     covered = {(s, f) for m, c in plan.tasks for s in m for f in plan.chunks[c]}
@@ -52,13 +51,14 @@ def test_plan_paths_inside_the_job_dir_are_relative_so_it_can_move(tmp_path):
                      chunk=2)
     plan.write(job / "plan.json")
     raw = json.loads((job / "plan.json").read_text())
-    assert raw["subjects"][0][0] == "inputs/s0.blend"  # inside: relative
-    assert raw["subjects"][0][1] == "/data/out/s0"  # outside: absolute
+    assert raw["subjects"][0][:2] == ["inputs/s0.blend", "s0"]  # inside: relative
+    assert raw["out_root"] == "/data/out"  # outside: absolute, written once
     moved = tmp_path / "elsewhere ü" / "job"
     moved.parent.mkdir()
     shutil.move(str(job), moved)
     task = load_worker_task(str(moved / "plan.json"), 1)
     assert task.subjects[0].blend == str(moved / "inputs" / "s0.blend")
+    assert task.subjects[0].out == "/data/out/s0"
     assert task.frames == [6]
     assert task.state_file == str(moved / "tasks" / "t00001.json")
     assert task.task_id == "t00001"

@@ -4,6 +4,8 @@
 #
 #   bash tests/slurm/cluster.sh up        install (if missing), configure, start, wait until idle
 #   bash tests/slurm/cluster.sh up --rest also start slurmrestd (JWT auth) beside the cluster
+#   bash tests/slurm/cluster.sh up --ssh  also start an sshd "login node" on 127.0.0.1 (key auth;
+#                                         `ssh -F STATE/ssh/config orbitfarm-login`)
 #   bash tests/slurm/cluster.sh status    daemons, node state and queue
 #   bash tests/slurm/cluster.sh down      cancel every job, stop the daemons by PID
 #
@@ -23,7 +25,9 @@
 #   ORBITFARM_SLURM_PORT            slurmctld port (default 6817); slurmd uses +1, slurmrestd +3
 #   ORBITFARM_SLURM_CPUS            CPU slots and fake GPUs on the node (default 4)
 #   ORBITFARM_SLURM_MAX_ARRAY_SIZE  MaxArraySize (default 1001; the tests set it small)
+#   ORBITFARM_SLURM_MIN_JOB_AGE     seconds squeue/scontrol keep finished jobs (default 300)
 #   ORBITFARM_SLURM_REST=1          same as `up --rest`
+#   ORBITFARM_SLURM_SSH=1           same as `up --ssh` (sshd on port +4)
 # Exit codes: 0 ok, 1 a daemon failed (see the logs named), 3 SLURM cannot be installed here.
 set -euo pipefail
 
@@ -31,11 +35,14 @@ STATE=${ORBITFARM_SLURM_DIR:-/tmp/orbitfarm-slurm}
 PORT=${ORBITFARM_SLURM_PORT:-6817}
 CPUS=${ORBITFARM_SLURM_CPUS:-4}
 MAX_ARRAY=${ORBITFARM_SLURM_MAX_ARRAY_SIZE:-1001}
+MIN_JOB_AGE=${ORBITFARM_SLURM_MIN_JOB_AGE:-300}
 REST=${ORBITFARM_SLURM_REST:-0}
+SSH=${ORBITFARM_SLURM_SSH:-0}
 NODE=$(hostname -s)
 CONF="$STATE/slurm.conf"
 PACKAGES=(munge slurmctld slurmd slurm-client)
 REST_PACKAGES=(slurmrestd slurm-wlm-jwt-plugin)
+SSH_PACKAGES=(openssh-server)
 REST_API=v0.0.38
 
 say() { printf 'cluster.sh: %s\n' "$*" >&2; }
@@ -54,6 +61,7 @@ missing_packages() {
 install_packages() {
     local wanted=("${PACKAGES[@]}")
     [[ $REST == 1 ]] && wanted+=("${REST_PACKAGES[@]}")
+    [[ $SSH == 1 ]] && wanted+=("${SSH_PACKAGES[@]}")
     local missing
     mapfile -t missing < <(missing_packages "${wanted[@]}")
     ((${#missing[@]} == 0)) && return 0
@@ -149,7 +157,7 @@ SchedulerParameters=batch_sched_delay=0
 EnforcePartLimits=ALL
 MaxArraySize=$MAX_ARRAY
 MaxJobCount=50000
-MinJobAge=300
+MinJobAge=$MIN_JOB_AGE
 KillWait=2
 ReturnToService=2
 # The node advertises more CPUs than the machine has so several 1-CPU jobs run at once.
@@ -187,8 +195,58 @@ start_rest() {
 
 rest_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 3))") 2>/dev/null; }
 
+# An sshd on 127.0.0.1 standing in for a login node: its own host key, config and authorized
+# key in STATE/ssh (nothing in /etc/ssh is used); sessions get SLURM_CONF like a login node.
+start_ssh() {
+    local pid dir="$STATE/ssh"
+    pid=$(pid_of sshd)
+    alive "$pid" && return 0
+    mkdir -p "$dir" /run/sshd
+    chmod 700 "$dir"
+    [[ -s $dir/host_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -f "$dir/host_ed25519"
+    [[ -s $dir/client_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -f "$dir/client_ed25519"
+    cp "$dir/client_ed25519.pub" "$dir/authorized_keys"
+    cat >"$dir/sshd_config" <<SSHD
+Port $((PORT + 4))
+ListenAddress 127.0.0.1
+HostKey $dir/host_ed25519
+PidFile $STATE/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+SetEnv SLURM_CONF=$CONF
+SSHD
+    cat >"$dir/config" <<SSHCONFIG
+Host orbitfarm-login
+    HostName 127.0.0.1
+    Port $((PORT + 4))
+    User $(id -un)
+    IdentityFile $dir/client_ed25519
+    IdentitiesOnly yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    LogLevel ERROR
+SSHCONFIG
+    # sshd insists on being started by its absolute path.
+    /usr/sbin/sshd -f "$dir/sshd_config" -E "$STATE/sshd.log" \
+        || die "sshd did not start (see $STATE/sshd.log)"
+    wait_for 20 ssh_answers || die "sshd does not answer (see $STATE/sshd.log)"
+}
+
+ssh_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 4))") 2>/dev/null; }
+
 up() {
-    [[ ${1:-} == --rest ]] && REST=1
+    local arg
+    for arg in "$@"; do
+        case $arg in
+            --rest) REST=1 ;;
+            --ssh) SSH=1 ;;
+            *) die "unknown option $arg (use --rest, --ssh)" ;;
+        esac
+    done
     [[ $(id -u) == 0 ]] || cannot "slurmd and this script's munged/slurmctld set-up need root"
     install_packages
     export SLURM_CONF="$CONF"
@@ -214,6 +272,10 @@ up() {
         start_rest
         say "slurmrestd: http://127.0.0.1:$((PORT + 3)) (API $REST_API, token: scontrol token)"
     fi
+    if [[ $SSH == 1 ]]; then
+        start_ssh
+        say "login node: ssh -F $STATE/ssh/config orbitfarm-login"
+    fi
     say "up: node $NODE idle with $CPUS CPUs, MaxArraySize=$MAX_ARRAY, state in $STATE"
     echo "export SLURM_CONF=$CONF"
 }
@@ -233,7 +295,7 @@ stop_pid() {  # stop_pid NAME: SIGTERM, wait, then SIGKILL
 
 stop_daemons() {
     local name
-    for name in slurmrestd slurmd slurmctld munged; do stop_pid "$name"; done
+    for name in sshd slurmrestd slurmd slurmctld munged; do stop_pid "$name"; done
 }
 
 down() {
@@ -250,10 +312,10 @@ down() {
 status() {
     export SLURM_CONF="$CONF"
     local name pid rc=0
-    for name in munged slurmctld slurmd slurmrestd; do
+    for name in munged slurmctld slurmd slurmrestd sshd; do
         pid=$(pid_of "$name")
         if alive "$pid"; then echo "$name: running (pid $pid)"
-        elif [[ $name == slurmrestd ]]; then echo "$name: not running"
+        elif [[ $name == slurmrestd || $name == sshd ]]; then echo "$name: not running"
         else echo "$name: not running"; rc=1
         fi
     done
@@ -269,5 +331,5 @@ case ${1:-} in
     up) shift; up "$@" ;;
     down) down ;;
     status) status ;;
-    *) sed -n '2,27p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,31p' "$0" >&2; exit 2 ;;
 esac

@@ -1,5 +1,7 @@
 """A real throwaway SLURM cluster for the session (tests/slurm/cluster.sh), up and down by itself.
 
+Beside it run slurmrestd (REST tests) and an sshd on 127.0.0.1 standing in for a login node.
+
 Each test session gets its own state directory and ports, so two sessions (or a cluster a user
 started with `make slurm-up`) never share daemons. MaxArraySize is small so array splitting is
 exercised with a handful of tasks. Tests skip, loudly, only when this machine cannot run SLURM
@@ -9,6 +11,7 @@ at all (not root, no apt, apt unreachable); any other failure to come up fails t
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -22,6 +25,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 CLUSTER_SH = HERE / "cluster.sh"
 MAX_ARRAY_SIZE = 4
+MIN_JOB_AGE = 5  # squeue forgets finished jobs soon, so the jobcomp fallback gets exercised
 CPUS = 4
 
 
@@ -39,6 +43,11 @@ class Cluster:
         """Run a SLURM client command against this cluster; its stdout."""
         return subprocess.run(list(argv), env=self.env, check=True, capture_output=True,
                               text=True, timeout=60).stdout
+
+    @property
+    def ssh_config(self) -> Path:
+        """ssh config with the host `orbitfarm-login`: an sshd standing in for a login node."""
+        return self.state / "ssh" / "config"
 
     def jobcomp(self) -> str:
         path = self.state / "jobcomp.txt"
@@ -69,8 +78,9 @@ def slurm_cluster() -> Iterator[Cluster]:
     state.chmod(0o755)  # munged refuses sockets below a 0700 directory
     port = _free_port_base()
     env = dict(os.environ, ORBITFARM_SLURM_DIR=str(state), ORBITFARM_SLURM_PORT=str(port),
-               ORBITFARM_SLURM_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE), ORBITFARM_SLURM_CPUS=str(CPUS),
-               ORBITFARM_SLURM_REST="1")
+               ORBITFARM_SLURM_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE),
+               ORBITFARM_SLURM_MIN_JOB_AGE=str(MIN_JOB_AGE), ORBITFARM_SLURM_CPUS=str(CPUS),
+               ORBITFARM_SLURM_REST="1", ORBITFARM_SLURM_SSH="1")
     started = time.monotonic()
     proc = subprocess.run(["bash", str(CLUSTER_SH), "up"], env=env, capture_output=True,
                           text=True, timeout=900)
@@ -96,3 +106,4 @@ def slurm_cluster() -> Iterator[Cluster]:
         else:
             os.environ["SLURM_CONF"] = previous
         assert down.returncode == 0, down.stderr
+        shutil.rmtree(state, ignore_errors=True)

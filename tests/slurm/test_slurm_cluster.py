@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from orbitfarm.submitter import jobs
 from orbitfarm.submitter.imageio import read_exr, read_png
 from orbitfarm.submitter.jobdir import JobDir
@@ -181,7 +180,15 @@ def test_killed_and_timed_out_tasks_are_reported_and_retried(slurm_cluster, bpy_
         assert (green_rgb / name).stat().st_mtime_ns == mtime, name
     for name in ("blue", "green", "red"):
         _check_cube(tmp_path / "out" / name, COLORS[name], list(range(1, frames + 1)))
-    # The jobcomp log (kept after squeue forgets) agrees.
+    # Once squeue has forgotten the first array (MinJobAge), the jobcomp log still answers.
+    first = arrays[0]["job"]
+    deadline = time.monotonic() + 120
+    while f"{first}_0|" in slurm_cluster.run("squeue", "-h", "-t", "all", "-o", "%i|%T"):
+        assert time.monotonic() < deadline, "slurmctld never purged the finished array"
+        time.sleep(1)
+    seen = target.poll(job, ["t00000"])["t00000"]
+    assert (seen.state, seen.exit_code, seen.native_id) == (ENDED, 0, f"{first}_0")
+    assert seen.reason.startswith("COMPLETED")
     assert "JobState=TIMEOUT" in slurm_cluster.jobcomp()
 
 
@@ -216,3 +223,25 @@ def test_rest_submit_status_cancel(slurm_cluster, bpy_python, tmp_path):
         time.sleep(0.2)
     assert seen.reason.startswith("CANCELLED")
     assert "POST /slurm/v0.0.38/job/submit" in (slurm_cluster.state / "slurmrestd.log").read_text()
+
+
+def test_submit_through_ssh_with_path_map(slurm_cluster, bpy_python, tmp_path, monkeypatch):
+    """A workstation without SLURM submits through ssh; the cluster mounts the files elsewhere."""
+    local = tmp_path / HOSTILE / "workstation mount"
+    remote = tmp_path / "cluster mount"
+    local.mkdir(parents=True)
+    remote.symlink_to(local, target_is_directory=True)  # the same files, another mount point
+    scenes = _cubes(bpy_python, local / "scenes", ["blue"])
+    monkeypatch.delenv("SLURM_CONF")  # no SLURM here: every command must go through ssh
+    job = _submit(bpy_python, scenes, local / "out", ssh="orbitfarm-login",
+                  ssh_options=["-F", str(slurm_cluster.ssh_config)],
+                  path_map=[{"local": str(local), "remote": str(remote)}])
+    script = (job.path / job.target_record()["arrays"][0]["script"]).read_text()
+    assert "workstation mount" not in script and f"{remote}/out/.orbitfarm/jobs/" in script
+    result = _wait(job)
+    assert result.ok, jobs.logs(job)
+    _check_cube(local / "out" / "blue", COLORS["blue"], [1, 2, 3, 4])
+    # The node opened the packed .blend through its own mount point.
+    blend = json.loads((local / "out" / "blue" / "result.json").read_text())["blend"]
+    assert blend.startswith(str(remote) + "/")
+    assert not list(tmp_path.rglob("PWNED*"))

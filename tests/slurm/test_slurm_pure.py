@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from orbitfarm.submitter.launch import Runtime
 from orbitfarm.submitter.targets import make_target
 from orbitfarm.submitter.targets.base import ENDED, PENDING, RUNNING, TargetError
@@ -270,3 +269,17 @@ def test_cluster_script_usage_and_syntax():
     subprocess.run(["bash", "-n", str(script)], check=True)
     usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert usage.returncode == 2 and "cluster.sh up" in usage.stderr
+
+
+def test_unknown_profile_keys_are_refused():
+    with pytest.raises(TargetError, match="partiton"):
+        make_target({"kind": "slurm", "partiton": "gpu"}).describe()
+
+
+def test_escalation_grows_memory_and_time_per_attempt():
+    target = make_target({"kind": "slurm", "mem": "16G", "time": "2:00:00",
+                          "escalate_mem": 1.5, "escalate_time": 2})
+    first = target._options_for_attempt(1)
+    assert (first.mem, first.time) == ("16G", "2:00:00")
+    third = target._options_for_attempt(3)  # two retries: x1.5^2 memory, x2^2 time
+    assert (third.mem, third.time) == ("36G", "08:00:00")

@@ -137,3 +137,18 @@ def test_without_numpy(tmp_path, monkeypatch):
     assert img.pixel(2, 3) == tuple(pixels[3, 2])
     exr = imageio.read_exr(tmp_path / "d.exr")
     assert exr.value("V", 1, 4) == pytest.approx(float(depth[4, 1]))
+
+
+def test_verify_png_catches_corruption(tmp_path):
+    pixels = np.arange(6 * 5 * 3, dtype=np.uint8).reshape(6, 5, 3)
+    path = tmp_path / "x.png"
+    _write_png(path, pixels, filters=[4])
+    assert imageio.verify_png(path) == (5, 6, 3)
+    data = bytearray(path.read_bytes())
+    data[45] ^= 0xFF  # inside the IDAT chunk
+    path.write_bytes(bytes(data))
+    with pytest.raises(imageio.ImageFormatError):
+        imageio.verify_png(path)
+    path.write_bytes(bytes(data[:40]))
+    with pytest.raises(imageio.ImageFormatError):
+        imageio.verify_png(path)

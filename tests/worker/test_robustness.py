@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 from worker_helpers import TINY, depth, result
 
@@ -101,3 +100,16 @@ def test_transparent_background(tmp_path, bpy_python, subjects, render):
     alpha = img[..., 3]
     # Depth is the first sample only; alpha is anti-aliased, so compare away from edges.
     assert hit[alpha == 255].all() and not hit[alpha == 0].any()
+
+
+def test_frame_failing_its_check_is_retried_once_then_fails(tmp_path, bpy_python, subjects,
+                                                            render):
+    info = subjects.make_subject(bpy_python, tmp_path / "ghost.blend", "invisible")
+    code, log = render([info["path"]], tmp_path / "out", "--frames", "4", *TINY)
+    assert code != 0
+    assert log.count("frame 1 failed its check: blank frame") == 2  # rendered again once
+    res = result(tmp_path / "out" / "ghost")
+    assert res["status"] == "failed"
+    assert "frame 1 failed its check twice: blank frame" in res["reason"]
+    assert not (tmp_path / "out" / "ghost" / "rgb" / "0001.png").exists()
+    assert not list((tmp_path / "out" / "ghost").glob(".tmp-*"))
