@@ -257,6 +257,10 @@ def create(request: SubmitRequest, progress: ProgressFn | None = None,
         raise JobError("--out DIR is required (or --inplace to write next to each .blend)")
     if request.max_attempts < 1:
         raise JobError(f"--max-attempts must be >= 1, got {request.max_attempts}")
+    if request.group < 1:
+        raise JobError(f"--group must be >= 1 subjects, got {request.group}")
+    if request.chunk is not None and request.chunk < 1:
+        raise JobError(f"--chunk must be >= 1 frames, got {request.chunk}")
     found = find_blends(request.files)
     blends = [b for b, _ in found]
     names, notes = subject_names(blends)  # unique display names; --inplace outputs use the stem
@@ -269,9 +273,15 @@ def create(request: SubmitRequest, progress: ProgressFn | None = None,
     target = make_target(profile)
     target.check()
 
-    if progress:
-        progress("preflight", 0.0)
-    report = preflight.check([str(b) for b in blends], {str(b): str(p) for b, p in found})
+    def check_progress(message: str, fraction: float) -> None:
+        if progress:
+            progress(message, 0.05 * fraction)
+        if cancel is not None and cancel.is_set():
+            raise JobError("submission cancelled; nothing was submitted")
+
+    check_progress("preflight", 0.0)
+    report = preflight.check([str(b) for b in blends], {str(b): str(p) for b, p in found},
+                             check_progress)
     if not report.ok and not request.allow_missing:
         raise JobError("preflight found problems; nothing was submitted:\n  "
                        + "\n  ".join(p.line() for p in report.problems)

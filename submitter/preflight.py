@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,11 +118,14 @@ def check_blend(blend: Path, project: Path, report: PreflightReport) -> None:
     report.dependencies[name] = sorted(set(deps))
 
 
-def check(files: list[str], projects: dict[str, str] | None = None) -> PreflightReport:
+def check(files: list[str], projects: dict[str, str] | None = None,
+          progress: Callable[[str, float], None] | None = None) -> PreflightReport:
     """Preflight these .blend files; projects maps a file to its project folder (default: its
     own folder), the root beyond which absolute paths are reported."""
     report = PreflightReport()
-    for file in files:
+    for i, file in enumerate(files):
+        if progress:
+            progress(f"checking {os.path.basename(file)}", i / max(len(files), 1))
         blend = Path(os.path.abspath(file))
         project = Path((projects or {}).get(file) or blend.parent)
         check_blend(blend, project, report)

@@ -57,6 +57,6 @@ def configure_cycles_device(scene: Any, device: str, log: Any = print) -> str:
     prefs = _cycles_prefs()
     for d in prefs.devices:
         # Only GPU devices: mixing in the CPU slows GPU renders down.
-        d.use = d.type == backend and d in gpus
+        d.use = d.type == backend
     scene.cycles.device = "GPU"
     return f"GPU {backend}: " + ", ".join(d.name for d in gpus)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import traceback
 from typing import Any, NoReturn
 
@@ -37,6 +38,37 @@ def _load_task(argv: list[str]) -> Any:
 
         return load_worker_task(args.plan, args.index)
     parser.error("give --task FILE or --plan FILE --index N")
+
+
+class Watchdog:
+    """Ends the process when one subject runs past task.subject_timeout (a hang in C code).
+
+    Touches files only (never bpy) from its thread: marks the subject failed, the task failed.
+    """
+
+    def __init__(self, timeout: float | None, on_timeout: Any) -> None:
+        self.timeout = timeout
+        self.on_timeout = on_timeout
+        self._timer: threading.Timer | None = None
+
+    def start(self, subject: Any) -> None:
+        self.stop()
+        if self.timeout:
+            self._timer = threading.Timer(self.timeout, self._fire, args=(subject,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self, subject: Any) -> None:
+        try:
+            self.on_timeout(subject)
+        finally:
+            sys.stdout.flush()
+            os._exit(EXIT_FAILED)
 
 
 def run(argv: list[str]) -> int:
@@ -61,9 +93,22 @@ def run(argv: list[str]) -> int:
         if writer:
             writer.subject(name, **fields)
 
+    def timed_out(subject: Any) -> None:
+        from ..submitter.subjectresult import mark_failed
+
+        reason = f"timed out after {task.subject_timeout:g} s (subject timeout); process ended"
+        log(f"subject {subject.name}: FAILED: {reason}")
+        mark_failed(subject.out, reason, subject=subject.name, blend=subject.blend)
+        if writer:
+            writer.subject(subject.name, status="failed", reason=reason)
+            writer.finish("failed", EXIT_FAILED, f"{subject.name}: {reason}")
+
+    watchdog = Watchdog(task.subject_timeout, timed_out)
     statuses: list[str] = []
     for subject in task.subjects:
+        watchdog.start(subject)
         statuses.append(render_subject(task, subject, progress))
+        watchdog.stop()
     failed = [s.name for s, st in zip(task.subjects, statuses, strict=False) if st == "failed"]
     code = EXIT_FAILED if failed else EXIT_OK
     reason = f"failed: {', '.join(failed)}" if failed else ""

@@ -164,6 +164,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             for k in all_frames
         ], {
             "camera_model": "OPENGL", "camera_convention": "blender (-Z forward, +Y up)",
+            "camera_angle_x": 2 * rs.intrinsics.half_fov()[0],
+            "camera_angle_y": 2 * rs.intrinsics.half_fov()[1],
             "radius": rs.radius, "centering_offset": offset, "original_center": original_center,
             "depth": "planar, scene units", "no_hit_depth": NO_HIT_DEPTH,
             "settings_hash": settings.settings_hash(),

@@ -48,6 +48,7 @@ class Target(ABC):
     @classmethod
     def add_cli_options(cls, parser: argparse.ArgumentParser) -> None:
         """Target-specific `orbitfarm submit` options (they override the profile's values)."""
+        return None
 
     @classmethod
     def profile_from_args(cls, profile: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -60,6 +61,7 @@ class Target(ABC):
 
     def check(self) -> None:
         """Raise TargetError if the target cannot accept work now (e.g. cluster unreachable)."""
+        return None
 
     @abstractmethod
     def submit(self, job: JobDir, task_ids: list[str]) -> None:

@@ -135,9 +135,7 @@ def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, b
     assert len(list((out / "rgb").glob("[0-9][0-9][0-9][0-9].png"))) == 40
     assert job.read_state(task_id)["attempt"] == 2
     redone = sorted(n for n, m in kept.items() if (out / "rgb" / n).stat().st_mtime_ns != m)
-    if redone:  # finished frames must not be rendered again
-        pytest.xfail(f"worker re-rendered finished frames {redone} after a kill -9: it records "
-                     "frames in result.json only when the subject ends (worker/pipeline.py)")
+    assert not redone, f"finished frames were rendered again: {redone}"
 
 
 def test_cancel_stops_runner_and_workers(tmp_path, bpy_python):
@@ -214,7 +212,8 @@ def test_cancelled_packaging_leaves_nothing(tmp_path, bpy_python):
     with pytest.raises(jobs.JobError, match="cancelled"):
         jobs.submit(jobs.SubmitRequest(files=[str(tmp_path / "src")], out=str(tmp_path / "out"),
                                        settings=RenderSettings(**TINY)), progress, cancel)
-    assert [m for m, _ in seen][:2] == ["preflight", "packing a.blend"]
+    assert [m for m, _ in seen][:4] == ["preflight", "checking a.blend", "checking b.blend",
+                                        "packing a.blend"]
     assert all(0.0 <= f <= 1.0 for _, f in seen)
     assert not list((tmp_path / "out" / ".orbitfarm" / "jobs").iterdir())
     assert jobs.recent_jobs() == []
@@ -303,3 +302,37 @@ def test_image_sequences_are_packed_whole_and_kept_apart(tmp_path, bpy_python):
                  and p.read_bytes() == (tmp_path / folder / "seq" / "frame_0003.png").read_bytes()]
         assert len(third) == 1
     assert not stats.missing
+
+
+_ABSOLUTE_TEXTURE = r'''
+import bpy, os, sys
+blend, texture = sys.argv[-2], sys.argv[-1]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+img = bpy.data.images.new("t", 4, 4)
+img.filepath_raw = texture
+img.file_format = "PNG"
+img.save()
+bpy.data.images.remove(img)
+bpy.data.images.load(texture).use_fake_user = True
+bpy.ops.wm.save_as_mainfile(filepath=blend, relative_remap=False)
+sys.stdout.flush()
+os._exit(0)
+'''
+
+
+def test_preflight_warns_about_absolute_paths_outside_the_project(tmp_path, bpy_python):
+    from orbitfarm.submitter import preflight
+
+    blend, texture = tmp_path / "project" / "a.blend", tmp_path / "elsewhere" / "t.png"
+    blend.parent.mkdir()
+    texture.parent.mkdir()
+    subprocess.run([bpy_python, "-c", _ABSOLUTE_TEXTURE, str(blend), str(texture)], check=True,
+                   capture_output=True, env=subjects._env(), timeout=120)
+    report = preflight.check([str(blend)])
+    assert report.ok  # a warning, not a refusal: packing copies the file
+    (warning,) = report.warnings
+    assert "absolute path outside the project" in warning.message and str(texture) in warning.message
+    assert "--no-pack" in warning.hint
+    texture.unlink()
+    report = preflight.check([str(blend)])
+    assert not report.ok and "missing dependency" in report.errors[0].message

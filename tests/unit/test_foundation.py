@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from orbitfarm.submitter import launch
 from orbitfarm.submitter.spec import RenderSettings, SettingsError, Subject, WorkerTask
 

@@ -64,3 +64,16 @@ def test_workbench_depth_is_planar_too(tmp_path, bpy_python, subjects, render):
     r = transforms(tmp_path / "out" / "cube")["radius"]
     assert d[18, 24] == pytest.approx(r - 1.0, abs=1e-3)  # the cube's front face at y = -1
     assert d[0, 0] == 1e10
+
+
+def test_subject_timeout_inside_the_worker(tmp_path, bpy_python, subjects):
+    info = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")
+    subject = Subject(blend=info["path"], out=str(tmp_path / "out" / "cube"))
+    task = WorkerTask(settings=RenderSettings(frames=400, width=48, height=36, samples=1),
+                      subjects=[subject], subject_timeout=2.0,
+                      state_file=str(tmp_path / "state.json"))
+    assert run_worker(Runtime("python", bpy_python), task, echo=False) == 1
+    res = result(subject.out)
+    assert res["status"] == "failed" and "timed out after 2 s" in res["reason"]
+    state = read_state(tmp_path / "state.json")
+    assert state["state"] == "failed" and state["exit_code"] == 1
