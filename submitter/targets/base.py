@@ -55,6 +55,11 @@ class Target(ABC):
         """Merge CLI options given for this target into a copy of the profile."""
         return dict(profile)
 
+    @classmethod
+    def escalate(cls, profile: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """Profile for retry `attempt` (2, 3, ...) of `wait --retry`; default: unchanged."""
+        return profile
+
     def describe(self) -> str:
         """One line for `orbitfarm targets` and the panel."""
         return self.kind

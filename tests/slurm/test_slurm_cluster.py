@@ -78,7 +78,7 @@ def _check_cube(out: Path, color: tuple[float, float, float], frames: list[int])
             assert poses["radius"] - SIZE / 2 * 2**0.5 - 0.02 < centre_depth
             assert centre_depth < poses["radius"] - SIZE / 2 + 0.02
         assert depth.value(name, 0, 0) > 1e6  # no hit
-    assert len(poses["frames"]) == len(frames)
+    assert set(frames) <= {f["frame"] for f in poses["frames"]}
 
 
 def test_array_renders_subjects_with_hostile_paths(slurm_cluster, bpy_python, tmp_path):
@@ -118,7 +118,7 @@ def test_array_larger_than_max_array_size_is_split(slurm_cluster, bpy_python, tm
 def test_killed_and_timed_out_tasks_are_reported_and_retried(slurm_cluster, bpy_python,
                                                              tmp_path):
     """scancel mid-render -> CANCELLED, a 1-minute limit -> TIMEOUT; retry finishes only them."""
-    frames = 60
+    frames = 400  # tiny frames render in ~15 ms: enough of them to cancel one part-way
     scenes = _cubes(bpy_python, tmp_path / "scenes", ["blue", "green", "red"])  # t0, t1, t2
     # Task t00002 (red) sleeps past its 1-minute limit on its first attempt only.
     sleeper = ('if [ "$INDEX" = 2 ] && [ ! -e "$JOB_DIR/slept" ]; then '
@@ -186,7 +186,8 @@ def test_killed_and_timed_out_tasks_are_reported_and_retried(slurm_cluster, bpy_
     for name, mtime in early.items():
         assert (green_rgb / name).stat().st_mtime_ns == mtime, name
     for name in ("blue", "green", "red"):
-        _check_cube(tmp_path / "out" / name, COLORS[name], list(range(1, frames + 1)))
+        assert len(list((tmp_path / "out" / name / "depth").glob("*.exr"))) == frames
+        _check_cube(tmp_path / "out" / name, COLORS[name], list(range(50, frames + 1, 50)))
     # Once squeue has forgotten the first array (MinJobAge), the jobcomp log still answers.
     first = arrays[0]["job"]
     deadline = time.monotonic() + 120

@@ -146,3 +146,17 @@ def test_every_package_folder_is_packaged():
     text = (REPO / "pyproject.toml").read_text()
     for folder in ("submitter", "submitter/targets", "worker", "operators", "panels"):
         assert f'"orbitfarm.{folder.replace("/", ".")}"' in text
+
+
+def test_atomic_writes_respect_the_umask(tmp_path):
+    """Job files must be readable by cluster nodes and colleagues, not mkstemp's 0600."""
+    import os
+
+    from orbitfarm.submitter.atomic import _FILE_MODE, atomic_write_text
+
+    atomic_write_text(tmp_path / "state.json", "{}")
+    assert (tmp_path / "state.json").stat().st_mode & 0o777 == _FILE_MODE
+    mask = os.umask(0)
+    os.umask(mask)
+    assert _FILE_MODE == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temp file left
