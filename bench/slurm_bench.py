@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ class _Cluster:
         if self.env is not None:
             subprocess.run(["bash", str(CLUSTER_SH), "down"], env=self.env, capture_output=True,
                            timeout=120)
+            shutil.rmtree(self.env["ORBITFARM_SLURM_DIR"], ignore_errors=True)
 
 
 def _held_job(root: Path, count: int):

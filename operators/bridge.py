@@ -55,16 +55,11 @@ class UIError(Exception):
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that are the user's to fix (shown as a message, not a traceback)."""
-    from ..submitter.cli import USER_ERRORS
+    from ..submitter.cli import USER_ERRORS  # includes SettingsError, hence jobs.JobError
+    from ..submitter.pack import PackError
 
-    extra: list[type[BaseException]] = [UIError, OSError]
-    try:
-        from ..submitter.jobs import JobError
-
-        extra.append(JobError)
-    except ImportError:  # the job core may not define a separate error type
-        pass
-    return (*USER_ERRORS, *extra)
+    # OSError: unreadable/unwritable folders the artist chose.
+    return (*USER_ERRORS, UIError, PackError, OSError)
 
 
 def addon_prefs(context: bpy.types.Context | None = None) -> Any | None:

@@ -19,11 +19,13 @@ class ORBITFARM_OT_preview_orbit(Operator):
     def execute(self, context: bpy.types.Context) -> OpResult:
         from ..worker import preview
 
+        # add_preview raises ValueError when the scene has no renderable geometry.
+        errors: tuple[type[BaseException], ...] = (ValueError, *bridge.user_errors())
         try:
             settings = bridge.settings_from_props(bridge.scene_settings(context))
             preview.remove_preview(context.scene)  # a second click rebuilds, never stacks
             camera = preview.add_preview(context.scene, settings)
-        except bridge.user_errors() as exc:
+        except errors as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"Orbit preview: camera '{camera.name}' over frames 1-"

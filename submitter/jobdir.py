@@ -6,6 +6,8 @@ Layout (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     code/orbitfarm/     the orbitfarm code that submitted; nodes run exactly this version
     inputs/             packaged .blend files and their dependencies (content-addressed)
     tasks/<task>.json   per-task state, written atomically by workers and the submitter
+    tasks/markers/      empty files named <task>.<state>.<attempt>: how far each task got,
+                        readable in one listing (see taskstate)
     logs/<task>.log     per-task worker logs
     target.json         what the target recorded about its submission(s)
     preflight.json      the preflight report accepted at submit time; pack.json what packing did
@@ -27,7 +29,22 @@ from .atomic import atomic_write_json, atomic_write_text, read_json
 from .jobspec import JobSpec
 from .plan import LOG_DIR, STATE_DIR, Plan, id_width, task_id_for
 from .plan import index_of as _index_of
-from .taskstate import DONE, FINAL_STATES, QUEUED
+from .taskstate import (
+    FINAL_STATES,
+    MARKER_DIR,
+    QUEUED,
+    RUNNING,
+    attempt_marker_names,
+    final_marker_name,
+    list_markers,
+    make_marker,
+    marker_name,
+    parse_marker,
+    plain_summary,
+    remove_marker,
+    resolve_markers,
+    summarize,
+)
 
 JOB_FILE = "job.yaml"
 PLAN_FILE = "plan.json"
@@ -36,7 +53,8 @@ TARGET_FILE = "target.json"
 # What the job's own code copy holds: the package's Python files and the manifest only.
 _CODE_DIRS = ("submitter", "worker", "operators", "panels")
 _CODE_SUFFIXES = (".py", ".sh", ".toml")
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
+_UNMARKED = object()
 _QUIET_SECONDS = 2.0
 
 
@@ -114,6 +132,10 @@ class JobDir:
     def state_file(self, task_id: str) -> Path:
         return self.tasks_dir / f"{task_id}.json"
 
+    @property
+    def markers_dir(self) -> Path:
+        return self.tasks_dir / MARKER_DIR
+
     def log_file(self, task_id: str) -> Path:
         return self.logs_dir / f"{task_id}.log"
 
@@ -122,7 +144,35 @@ class JobDir:
         return read_json(self.state_file(task_id), default=None) or {"state": QUEUED}
 
     def write_state(self, task_id: str, data: dict[str, Any]) -> None:
+        """Replace the task's state file, keeping its markers true (see taskstate)."""
+        state = data.get("state", QUEUED)
+        attempt = int(data.get("attempt") or 0)
+        folder = self.markers_dir
+        if state in FINAL_STATES:
+            atomic_write_json(self.state_file(task_id), data)
+            make_marker(folder, final_marker_name(task_id, data))  # after the file
+            remove_marker(folder, marker_name(task_id, RUNNING, attempt))
+            return
+        # Before the file: no final marker of this attempt may outlive its final state.
+        if state == RUNNING:
+            make_marker(folder, marker_name(task_id, RUNNING, attempt))
+        for name in attempt_marker_names(task_id, attempt):
+            if not name.startswith(f"{task_id}.{RUNNING}."):
+                remove_marker(folder, name)
         atomic_write_json(self.state_file(task_id), data)
+
+    def reopen(self, states: dict[str, dict[str, Any]]) -> None:
+        """Write non-final states (e.g. queued for a retry) after withdrawing every marker
+        of those tasks, of any attempt (one listing of the marker folder)."""
+        folder = self.markers_dir
+        for name in list_markers(folder):
+            parsed = parse_marker(name)
+            if parsed is not None and parsed[0] in states:
+                remove_marker(folder, name)
+        for task_id, data in states.items():
+            if data.get("state", QUEUED) in FINAL_STATES:
+                raise ValueError(f"reopen() writes non-final states, not {data['state']!r}")
+            atomic_write_json(self.state_file(task_id), data)
 
     def read_states(self) -> dict[str, dict[str, Any]]:
         """Every state file that exists, by task id (one directory scan; missing = queued)."""
@@ -143,13 +193,47 @@ class JobDir:
         """What `status` needs of every existing state file, by task id (missing = queued).
 
         A summary is [state, attempt, reason, exit_code, [[subject, status, frames_done,
-        reason], ...]]. Final ones are cached under cache/ keyed by (mtime, size), so `status`
-        of a 100,000-task job reads only files that changed. State files are only ever
-        replaced by rename, which also changes the folder's mtime: when the folder is
-        unchanged since a scan that found only final states, the cache is the whole answer.
-        Sets `self.all_final` when every existing state is final.
+        reason], ...]] (taskstate.summarize). Tasks whose marker alone says how they ended
+        (tasks/markers/, see taskstate) are answered from one listing of that folder; only
+        the other state files are read: failed ones, running ones, ones with reasons, ones
+        without a marker (a worker killed before making it, an older job). Those reads are
+        cached under cache/ (see _read_cached). Sets `self.all_final` when every existing
+        state is final.
         """
         self.all_final = False
+        marks = resolve_markers(list_markers(self.markers_dir))
+        found: dict[str, list] = {}
+        to_read: list[str] = []
+        unmarked = not marks
+        if marks:
+            for task_id in self.task_ids():
+                mark = marks.get(task_id, _UNMARKED)
+                if mark is _UNMARKED:
+                    unmarked = True
+                elif mark is not None and not mark[2]:
+                    found[task_id] = plain_summary(mark[0], mark[1])
+                else:
+                    to_read.append(task_id)
+        if unmarked:  # which of the tasks without a marker have a state file at all
+            try:
+                names = os.listdir(self.tasks_dir)
+            except FileNotFoundError:
+                names = []
+            to_read += [name[:-5] for name in names if name.endswith(".json")
+                        and not name.startswith(".") and name[:-5] not in marks]
+        if to_read:
+            found.update(self._read_cached(to_read))
+        self.all_final = all(summary[0] in FINAL_STATES for summary in found.values())
+        return found
+
+    def _read_cached(self, task_ids: list[str]) -> dict[str, list]:
+        """Summaries of these tasks' state files; final ones cached under cache/.
+
+        The cache is keyed by (mtime, size), so a second look only stats the files. State
+        files are only ever replaced by rename, which also changes the folder's mtime: when
+        the folder is unchanged since a scan that found only final states, the cache is the
+        whole answer.
+        """
         try:
             folder_mtime = os.stat(self.tasks_dir).st_mtime_ns
         except FileNotFoundError:
@@ -163,9 +247,9 @@ class JobDir:
             summaries: dict[str, list] = {t: kinds[k] for t, k in head["tasks"].items()}
         else:
             summaries = {}
-        if head.get("complete") and head.get("folder_mtime") == folder_mtime:
-            self.all_final = True
-            return summaries
+        if (head.get("complete") and head.get("folder_mtime") == folder_mtime
+                and all(t in summaries for t in task_ids)):
+            return {t: summaries[t] for t in task_ids}
         stamps: dict[str, list] = (read_json(cache_dir / "stamps.json", default=None) or {}
                                    if head else {})
         found: dict[str, list] = {}
@@ -173,13 +257,10 @@ class JobDir:
         new_stamps: dict[str, list] = {}
         changed = False
         complete = True
-        for entry in os.scandir(self.tasks_dir):
-            name = entry.name
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            task_id = name[:-5]
+        for task_id in task_ids:
+            path = self.state_file(task_id)
             try:
-                st = entry.stat()
+                st = os.stat(path)
             except FileNotFoundError:
                 continue
             stamp = [st.st_mtime_ns, st.st_size]
@@ -187,7 +268,7 @@ class JobDir:
                 found[task_id] = new_summaries[task_id] = summaries[task_id]
                 new_stamps[task_id] = stamp
                 continue
-            data = read_json(entry.path, default=None)
+            data = read_json(path, default=None)
             if not data:
                 continue
             summary = found[task_id] = summarize(data)
@@ -200,8 +281,7 @@ class JobDir:
         # Trust "nothing changed" only if the folder was quiet for a while before this scan
         # (a write within the same mtime tick would otherwise go unnoticed).
         trusted = complete and time.time() - folder_mtime / 1e9 > _QUIET_SECONDS
-        self.all_final = complete
-        if changed or len(new_stamps) != len(stamps) or trusted != bool(head.get("complete")):
+        if changed or new_stamps.keys() != stamps.keys() or trusted != bool(head.get("complete")):
             try:
                 atomic_write_text(cache_dir / "stamps.json", json.dumps(
                     new_stamps, separators=(",", ":")))
@@ -247,23 +327,11 @@ class JobDir:
         """Write job.yaml, plan.json and the task/log folders of a new job."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.tasks_dir.mkdir(exist_ok=True)
+        self.markers_dir.mkdir(exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
         spec.write(self.job_file)
         plan.write(self.plan_file)
         self._spec, self._plan, self._task_ids = spec, plan, None
-
-
-def summarize(state: dict[str, Any]) -> list:
-    """The compact form of a task state that `status` reads (see read_summaries)."""
-    task_state = state.get("state", QUEUED)
-    subjects = [[name, entry.get("status") or "", int(entry.get("frames_done") or 0),
-                 entry.get("reason") or ""]
-                for name, entry in (state.get("subjects") or {}).items()
-                # a done task's fully rendered subjects read the same without an entry
-                if not (task_state == DONE and entry.get("status") == "rendered"
-                        and entry.get("frames_done") == entry.get("frames_total"))]
-    return [task_state, int(state.get("attempt") or 0), state.get("reason") or "",
-            state.get("exit_code"), subjects]
 
 
 def copy_code(source: Path, dest: Path) -> None:

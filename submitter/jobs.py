@@ -566,13 +566,15 @@ def retry(job: JobDir, attempt_profile: dict[str, Any] | None = None) -> list[st
         return []
     profile = attempt_profile or job.spec.target
     now = time.time()
+    queued = {}
     for task_id in ids:
         old = job.read_state(task_id)
-        job.write_state(task_id, {
+        queued[task_id] = {
             "task": task_id, "state": QUEUED, "attempt": int(old.get("attempt", 0)),
             "retried": now,
             "previous": {k: old.get(k) for k in ("state", "reason", "exit_code", "subjects")},
-        })
+        }
+    job.reopen(queued)  # withdraws the old attempts' markers first: none may still say failed
     make_target(profile).submit(job, ids)
     return ids
 

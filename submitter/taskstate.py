@@ -7,6 +7,18 @@ heartbeat and the target's scheduler view (exit code, reason) decides what happe
 
 States: queued -> running -> done | failed | skipped; the submitter adds lost | cancelled.
 Plain Python: it runs inside Blender on the nodes and on login nodes alike.
+
+Markers: beside the state files, MARKER_DIR holds empty files whose NAME says how far a task
+got, so `status` of a 100,000-task job lists one folder instead of reading 100,000 files:
+    <task>.running.<attempt>          attempt started (made before the state file says so)
+    <task>.<final>.<attempt>          final state whose file adds nothing the plan does not
+                                      know (no reason, no per-subject detail, exit code 0)
+    <task>.<final>.<attempt>.detail   final state; read the file for reasons and frame counts
+The state file stays the truth. A marker that claims a final state is made only AFTER the
+state file says so, and markers are withdrawn (or superseded by a higher attempt) BEFORE the
+file goes back to a non-final state, so a marker never claims more than the file. Readers
+trust only the highest attempt's markers, and only one consistent final marker there
+(see resolve_markers); anything else means "read the state file".
 """
 
 from __future__ import annotations
@@ -29,6 +41,9 @@ LOST = "lost"  # the process vanished without a final state (submitter's verdict
 CANCELLED = "cancelled"
 FINAL_STATES = (DONE, FAILED, SKIPPED, LOST, CANCELLED)
 
+MARKER_DIR = "markers"  # beside the state files: JOBDIR/tasks/markers/
+DETAIL = "detail"  # marker name suffix: the state file has reasons or per-subject detail
+
 HEARTBEAT_SECONDS = 10.0
 # A running task whose heartbeat is older than this, and that the scheduler no longer runs, is lost.
 STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
@@ -37,6 +52,120 @@ STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
 def read_state(path: str | Path) -> dict[str, Any]:
     """The task's state dict; a task that never started reads as queued."""
     return read_json(path, default=None) or {"state": QUEUED}
+
+
+def summarize(state: dict[str, Any]) -> list:
+    """The compact form of a task state that `status` reads: [state, attempt, reason,
+    exit_code, [[subject, status, frames_done, reason], ...]]."""
+    task_state = state.get("state", QUEUED)
+    subjects = [[name, entry.get("status") or "", int(entry.get("frames_done") or 0),
+                 entry.get("reason") or ""]
+                for name, entry in (state.get("subjects") or {}).items()
+                # a done task's fully rendered subjects read the same without an entry
+                if not (task_state == DONE and entry.get("status") == "rendered"
+                        and entry.get("frames_done") == entry.get("frames_total"))]
+    return [task_state, int(state.get("attempt") or 0), state.get("reason") or "",
+            state.get("exit_code"), subjects]
+
+
+# -- markers ---------------------------------------------------------------------------------
+
+
+def marker_dir(state_file: str | Path) -> Path:
+    """The marker folder of the state file's folder."""
+    return Path(state_file).parent / MARKER_DIR
+
+
+def task_of(state_file: str | Path) -> str:
+    """The task id a state file belongs to (its name without .json)."""
+    return Path(state_file).stem
+
+
+def marker_name(task_id: str, state: str, attempt: int, detail: bool = False) -> str:
+    """`t00042.done.1`, `t00042.failed.2.detail`, `t00042.running.3`."""
+    return f"{task_id}.{state}.{int(attempt)}" + (f".{DETAIL}" if detail else "")
+
+
+def plain_summary(state: str, attempt: int) -> list:
+    """The summary a marker without detail stands for (equal to summarize() of its file)."""
+    return [state, int(attempt), "", 0, []]
+
+
+def final_marker_name(task_id: str, data: dict[str, Any]) -> str:
+    """The marker for a final state dict; `.detail` unless the marker alone says it all."""
+    summary = summarize(data)
+    return marker_name(task_id, summary[0], summary[1],
+                       detail=summary != plain_summary(summary[0], summary[1]))
+
+
+def make_marker(folder: str | Path, name: str) -> None:
+    """Create an empty marker (its name is its content, so creating it is atomic)."""
+    path = Path(folder) / name  # 0o666: os.open applies the umask itself
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o666)
+    except FileNotFoundError:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o666)
+    os.close(fd)
+
+
+def remove_marker(folder: str | Path, name: str) -> None:
+    try:
+        os.unlink(Path(folder) / name)
+    except FileNotFoundError:
+        pass
+
+
+def attempt_marker_names(task_id: str, attempt: int) -> list[str]:
+    """Every marker name attempt `attempt` of a task can have."""
+    names = [marker_name(task_id, RUNNING, attempt)]
+    for state in FINAL_STATES:
+        names += [marker_name(task_id, state, attempt), marker_name(task_id, state, attempt, True)]
+    return names
+
+
+def parse_marker(name: str) -> tuple[str, str, int, bool] | None:
+    """(task id, state, attempt, detail) of a marker name; None for anything else."""
+    parts = name.split(".")
+    if len(parts) == 4 and parts[3] == DETAIL:
+        detail = True
+    elif len(parts) == 3:
+        detail = False
+    else:
+        return None
+    task_id, state, attempt = parts[0], parts[1], parts[2]
+    if not task_id or not attempt.isdigit() or (state != RUNNING and state not in FINAL_STATES):
+        return None
+    return task_id, state, int(attempt), detail
+
+
+def list_markers(folder: str | Path) -> list[str]:
+    """Names in the marker folder (one directory listing; [] when there is none)."""
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+
+
+def resolve_markers(names: list[str]) -> dict[str, tuple[str, int, bool] | None]:
+    """Per task with markers: (final state, attempt, detail), or None when only the state
+    file can tell (the highest attempt is still running, died before its final marker, or
+    has conflicting final markers, e.g. a cancel racing the worker's own finish)."""
+    best: dict[str, list] = {}  # task -> [attempt, finals at that attempt]
+    for name in names:
+        parsed = parse_marker(name)
+        if parsed is None:
+            continue
+        task_id, state, attempt, detail = parsed
+        entry = best.get(task_id)
+        if entry is None or attempt > entry[0]:
+            entry = best[task_id] = [attempt, []]
+        elif attempt < entry[0]:
+            continue  # an earlier attempt's marker: superseded
+        if state != RUNNING:
+            entry[1].append((state, detail))
+    return {task_id: (finals[0][0], attempt, finals[0][1]) if len(finals) == 1 else None
+            for task_id, (attempt, finals) in best.items()}
 
 
 class TaskStateWriter:
@@ -68,6 +197,11 @@ class TaskStateWriter:
                 self.data[key] = previous[key]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._markers = marker_dir(self.path)
+        self._task_marker = task_of(self.path)
+        # Before the file says running: this attempt's marker supersedes older final markers.
+        self._running_marker = marker_name(self._task_marker, RUNNING, self.data["attempt"])
+        make_marker(self._markers, self._running_marker)
         self._write()
 
     def _write(self) -> None:
@@ -100,7 +234,15 @@ class TaskStateWriter:
         self._stop.set()
         with self._lock:
             self.data.update(state=state, exit_code=exit_code, reason=reason, ended=time.time())
+            name = final_marker_name(self._task_marker, self.data)
         self._write()
+        # After the file: the marker lets `status` skip reading it. Without a marker (e.g.
+        # killed right here) `status` reads the file, so a failure here loses nothing.
+        try:
+            make_marker(self._markers, name)
+            remove_marker(self._markers, self._running_marker)
+        except OSError:
+            pass
 
 
 def final_state_for(subject_statuses: list[str]) -> str:

@@ -142,6 +142,16 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
     spec = ext("submitter.spec")
     from_props = bridge.settings_from_props(bpy.context.scene.orbitfarm)
     assert from_props.to_dict() == spec.RenderSettings().to_dict(), from_props
+    # Every field survives scene properties both ways (non-default values).
+    custom = spec.RenderSettings(frames=24, frame_range="1-10x3,20", width=320, height=200,
+                                 radius=7.25, elevation=-12.5, engine="eevee", samples=8,
+                                 device="cpu", rgb=False, depth=True, poses=False,
+                                 transparent=True, margin=1.3).validate()
+    props = bpy.context.scene.orbitfarm
+    bridge.props_from_settings(props, custom)
+    assert bridge.settings_from_props(props).to_dict() == custom.to_dict()
+    assert bpy.ops.orbitfarm.reset_settings() == {"FINISHED"}
+    assert bridge.settings_from_props(props).to_dict() == spec.RenderSettings().to_dict()
 
     # Relative imports only: nothing imported the source checkout's `orbitfarm`.
     assert sys.modules.get("orbitfarm") is None
@@ -601,7 +611,9 @@ def modal_submit(args: dict[str, Any]) -> dict[str, Any]:
     assert runtime.busy
     result, _ = play_modal(aborted, context, 60, esc=True)
     assert result == {"CANCELLED"}, aborted.reports
-    assert runtime.error.startswith("Aborted"), runtime.error
+    assert runtime.error.startswith("Aborted") and "internal error" not in runtime.error, (
+        runtime.error)
+    aborted_message = runtime.error
     assert not runtime.busy and context.window_manager.timers == 0
     jobs_folder = Path(args["out"]) / ".orbitfarm" / "jobs"
     assert not jobs_folder.exists() or not any(jobs_folder.iterdir()), list(jobs_folder.iterdir())
@@ -622,7 +634,7 @@ def modal_submit(args: dict[str, Any]) -> dict[str, Any]:
     assert any(s.startswith("Submitted job") for s in statuses), statuses
     finished = wait_for_job(runtime.jobs[0].path, args["timeout"])
     assert finished["frames_done"] == 2, finished
-    return {"statuses": sorted(statuses)}
+    return {"statuses": sorted(statuses), "aborted": aborted_message}
 
 
 def _run() -> int:
