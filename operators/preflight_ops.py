@@ -88,6 +88,20 @@ def fill_problems(context: bpy.types.Context, problems: list[Any]) -> bool:
     return runtime.preflight_ok
 
 
+def mark_batch(settings: Any, problems: list[Any]) -> None:
+    """Give each batch file the status of its own problems (OK when it has none)."""
+    for item in settings.batch_files:
+        path = bpy.path.abspath(item.path)
+        mine = [p for p in problems if p.subject in (path, str(Path(path).resolve()))]
+        if any(p.severity == ERROR for p in mine):
+            item.status = "ERROR"
+        elif mine:
+            item.status = "WARNING"
+        else:
+            item.status = "OK"
+        item.message = "; ".join(p.message for p in mine)[:1000]
+
+
 class PreflightBase(BackgroundOperator):
     """Collects main-thread checks, then runs file tracing and the target check on a thread."""
 
@@ -187,16 +201,7 @@ class ORBITFARM_OT_batch_preflight(PreflightBase, Operator):
         return files, []
 
     def apply_to_batch(self, context: bpy.types.Context, problems: list[Any]) -> None:
-        for item in bridge.scene_settings(context).batch_files:
-            path = bpy.path.abspath(item.path)
-            mine = [p for p in problems if p.subject in (path, str(Path(path).resolve()))]
-            if any(p.severity == ERROR for p in mine):
-                item.status = "ERROR"
-            elif mine:
-                item.status = "WARNING"
-            else:
-                item.status = "OK"
-            item.message = "; ".join(p.message for p in mine)[:1000]
+        mark_batch(bridge.scene_settings(context), problems)
 
 
 classes = (ORBITFARM_OT_preflight, ORBITFARM_OT_batch_preflight)

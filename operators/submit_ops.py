@@ -9,6 +9,7 @@ blocking for scripts and tests. The artist's file is never saved over without as
 # mypy: disable-error-code="valid-type"
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty
 from bpy.types import Operator
 
-from . import bridge, monitor
+from . import bridge, monitor, preflight_ops
 from .background import BackgroundOperator, ProgressFn, run_blocking
 from .bridge import OpResult
 
@@ -29,12 +30,24 @@ _POLICIES = [
 ]
 
 
-def submit_work(request: Any) -> Any:
-    """The thread side: jobs.submit with progress and cancellation (no bpy)."""
-    def run(progress: ProgressFn, cancel: threading.Event) -> Any:
-        from ..submitter import jobs
+@dataclass
+class Outcome:
+    """What the submit thread hands back: the job (None: preflight refused) and the findings."""
 
-        return jobs.submit(request, progress=progress, cancel=cancel)
+    job: Any
+    problems: list[Any]
+
+
+def submit_work(request: Any) -> Any:
+    """The thread side: preflight (shown in the panel), then jobs.submit (no bpy)."""
+    def run(progress: ProgressFn, cancel: threading.Event) -> Outcome:
+        from ..submitter import jobs, preflight
+
+        progress("Preflight…", 0.0)
+        report = preflight.check(list(request.files))
+        if not report.ok and not request.allow_missing:
+            return Outcome(None, report.problems)
+        return Outcome(jobs.submit(request, progress=progress, cancel=cancel), report.problems)
 
     return run
 
@@ -43,6 +56,7 @@ class SubmitBase(BackgroundOperator):
     """Shared by the scene and batch submit operators."""
 
     background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)
+    marks_batch = False  # batch submit shows each file's preflight result in the list
 
     def request(self, context: bpy.types.Context) -> Any:
         raise NotImplementedError
@@ -58,11 +72,21 @@ class SubmitBase(BackgroundOperator):
             return {"CANCELLED"}
         if self.background and context.window is not None:
             return self.start_background(context, submit_work(request), "Packaging…")
-        ok, job = run_blocking(self, context, submit_work(request))
-        return self.on_done(context, job) if ok else {"CANCELLED"}
+        ok, outcome = run_blocking(self, context, submit_work(request))
+        return self.on_done(context, outcome) if ok else {"CANCELLED"}
 
-    def on_done(self, context: bpy.types.Context, job: Any) -> OpResult:
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> OpResult:
         runtime = bridge.runtime(context)
+        preflight_ops.fill_problems(context, outcome.problems)
+        if self.marks_batch:
+            preflight_ops.mark_batch(bridge.scene_settings(context), outcome.problems)
+        job = outcome.job
+        if job is None:
+            errors = [p for p in outcome.problems if p.severity == preflight_ops.ERROR]
+            runtime.error = (f"Nothing was submitted: preflight found {len(errors)} error(s), "
+                             f"listed below; first: {errors[0].message}")
+            self.report({"ERROR"}, runtime.error)
+            return {"CANCELLED"}
         monitor.add_job(context, job, from_session=True)
         runtime.status, runtime.progress = f"Submitted job {job.id}", 1.0
         self.report({"INFO"}, f"orbitfarm: submitted job {job.id} ({job.path})")
@@ -126,6 +150,7 @@ class ORBITFARM_OT_batch_submit(SubmitBase, Operator):
 
     bl_idname = "orbitfarm.batch_submit"
     bl_label = "Submit Batch"
+    marks_batch = True
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

@@ -135,9 +135,15 @@ def draw_jobs(context: bpy.types.Context, layout: Any) -> None:
         col.label(text=line)
     grid = layout.grid_flow(columns=2, align=True)
     grid.operator("orbitfarm.open_output", icon="FILE_FOLDER")
-    grid.operator("orbitfarm.contact_sheet", icon="IMAGE_DATA")
-    grid.operator("orbitfarm.retry_job", icon="FILE_REFRESH")
-    grid.operator("orbitfarm.cancel_job", icon="CANCEL")
+    cell = grid.row(align=True)
+    cell.enabled = job.frames_done > 0  # the sheet needs finished frames
+    cell.operator("orbitfarm.contact_sheet", icon="IMAGE_DATA")
+    cell = grid.row(align=True)
+    cell.enabled = job.failed_tasks > 0 or (job.finished and job.frames_done < job.frames_total)
+    cell.operator("orbitfarm.retry_job", icon="FILE_REFRESH")
+    cell = grid.row(align=True)
+    cell.enabled = not job.finished
+    cell.operator("orbitfarm.cancel_job", icon="CANCEL")
 
 
 def draw_batch(context: bpy.types.Context, layout: Any) -> None:

@@ -49,12 +49,17 @@ def run_worker(runtime: Runtime, task: WorkerTask | str | Path, log_path: str | 
                                 start_new_session=True)  # own group: a timeout kills it all
 
         def pump() -> None:
+            # Keep draining even if a sink fails: a full pipe would block the worker forever.
+            nonlocal stream
             assert proc.stdout is not None
             for raw in iter(proc.stdout.readline, b""):
                 line = raw.decode("utf-8", "replace")
-                if stream is not None:
-                    stream.write(line)
-                    stream.flush()
+                try:
+                    if stream is not None:
+                        stream.write(line)
+                        stream.flush()
+                except (OSError, ValueError):
+                    stream = None
                 if log is not None:
                     log.write(line)
                     log.flush()

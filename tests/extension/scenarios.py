@@ -355,6 +355,14 @@ def preflight_missing_texture(args: dict[str, Any]) -> dict[str, Any]:
     assert all(p["hint"] for p in problems), problems
     assert wm.preflight_done and not wm.preflight_ok
 
+    # Submit runs the same preflight first: refused, nothing written, problems listed.
+    wm.problems.clear()
+    bpy.context.scene.orbitfarm.output_dir = args["out"]
+    message = expect_error(bpy.ops.orbitfarm.submit, dirty_policy="SAVED")
+    assert "Nothing was submitted" in message and args["texture_name"] in message, message
+    assert any(args["texture_name"] in p["message"] for p in result_problems())
+    assert not Path(args["out"]).exists()
+
     # An animated subject would be skipped; a missing local Blender is an error. Both say why.
     open_blend(args["animated"])
     prefs = bpy.context.preferences.addons[MODULE].preferences

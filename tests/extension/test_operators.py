@@ -27,7 +27,7 @@ def test_preflight_reports_missing_texture_with_hint(scenario, bpy_python, tmp_p
     texture.unlink()
     animated = subjects.make_subject(bpy_python, tmp_path / "animated.blend", "animated")
     result = scenario("preflight_missing_texture", blend=info["path"], texture_name=texture.name,
-                      animated=animated["path"])
+                      animated=animated["path"], out=str(tmp_path / "out"))
     assert any(texture.name in p["message"] for p in result["problems"])
 
 

@@ -69,11 +69,11 @@ def test_workbench_depth_is_planar_too(tmp_path, bpy_python, subjects, render):
 def test_subject_timeout_inside_the_worker(tmp_path, bpy_python, subjects):
     info = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")
     subject = Subject(blend=info["path"], out=str(tmp_path / "out" / "cube"))
-    task = WorkerTask(settings=RenderSettings(frames=400, width=48, height=36, samples=1),
-                      subjects=[subject], subject_timeout=2.0,
+    task = WorkerTask(settings=RenderSettings(frames=1000, width=48, height=36, samples=1),
+                      subjects=[subject], subject_timeout=1.0,
                       state_file=str(tmp_path / "state.json"))
     assert run_worker(Runtime("python", bpy_python), task, echo=False) == 1
     res = result(subject.out)
-    assert res["status"] == "failed" and "timed out after 2 s" in res["reason"]
+    assert res["status"] == "failed" and "timed out after 1 s" in res["reason"]
     state = read_state(tmp_path / "state.json")
     assert state["state"] == "failed" and state["exit_code"] == 1

@@ -1,0 +1,40 @@
+"""Plain helpers of the UI code that need no registered extension (bpy imported, not used)."""
+
+from __future__ import annotations
+
+import numpy as np
+from orbitfarm.operators import batch_ops, contact_sheet
+
+
+def test_depth_colormap_near_warm_far_cool_no_hit_black():
+    depth = np.array([[2.0, 4.0], [3.0, 1e10]], dtype=np.float32)
+    rgb = contact_sheet.colormap_depth(depth)
+    assert np.allclose(rgb[0, 0], contact_sheet._RAMP[-1])  # nearest hit: warm end
+    assert np.allclose(rgb[0, 1], contact_sheet._RAMP[0])  # farthest hit: cool end
+    assert np.all(rgb[1, 1] == 0.0)  # no hit
+    assert not np.allclose(rgb[1, 0], rgb[0, 0]) and not np.allclose(rgb[1, 0], rgb[0, 1])
+    assert np.all(contact_sheet.colormap_depth(np.full((2, 2), 1e10)) == 0.0)
+
+
+def test_finished_frames_spread_over_what_exists(tmp_path):
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    for k in range(1, 21):
+        (rgb / f"{k:04d}.png").write_bytes(b"")
+    (rgb / ".0021.png.tmp").write_bytes(b"")  # a frame being written is not finished
+    (rgb / "notes.txt").write_bytes(b"")
+    frames = contact_sheet.finished_frames(tmp_path, limit=4)
+    assert frames == [1, 6, 11, 16]
+    assert contact_sheet.finished_frames(tmp_path / "missing") == []
+
+
+def test_find_blends_recurses_and_skips_backups_and_hidden(tmp_path):
+    for rel in ("a.blend", "sub/b.BLEND", "sub/deeper/c.blend", "a.blend1", ".hidden/d.blend",
+                "sub/.e.blend", "notes.txt"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    found = [p.relative_to(tmp_path).as_posix() for p in batch_ops.find_blends(tmp_path)]
+    assert found == ["a.blend", "sub/b.BLEND", "sub/deeper/c.blend"]
+    flat = [p.name for p in batch_ops.find_blends(tmp_path, recursive=False)]
+    assert flat == ["a.blend"]
