@@ -9,6 +9,7 @@ Run: python bench/run.py (or python bench/worker_bench.py) with a Python that ha
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,11 +47,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--python", default=sys.executable, help="a Python with bpy")
     p.add_argument("--only-a", action="store_true", help="only the worker itself (quick)")
     args = p.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="orbitfarm-bench-"))
+    try:
+        return _run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     width, height = (int(x) for x in args.resolution.split("x"))
     runtime = Runtime("python", args.python)
     settings = RenderSettings(frames=args.frames, width=width, height=height,
                               samples=args.samples, device="cpu")
-    tmp = Path(tempfile.mkdtemp(prefix="orbitfarm-bench-"))
     info = subjects.make_subject(args.python, tmp / "heavy.blend", "heavy", faces=args.faces)
     n = args.frames
     print(f"subject: {info['faces']} faces; {n} frames at {width}x{height}, "

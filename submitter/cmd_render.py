@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .launch import Runtime, detect_runtime
 from .localrun import TIMEOUT_EXIT, run_worker
-from .spec import Subject, WorkerTask, add_render_options, settings_from_args
+from .spec import SettingsError, Subject, WorkerTask, add_render_options, settings_from_args
 from .subjectresult import mark_failed, read_result
 
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     for blend in args.blends:
         path = Path(blend).expanduser().resolve()
         if path.stem in seen:
-            raise SystemExit(f"orbitfarm render: error: {blend} and {seen[path.stem]} would both "
+            raise SettingsError(f"{blend} and {seen[path.stem]} would both "
                              f"write to {out_dir / path.stem}; rename one of them")
         seen[path.stem] = blend
         subjects.append(Subject(blend=str(path), out=str(out_dir / path.stem)))

@@ -206,12 +206,16 @@ class JobDir:
         to_read: list[str] = []
         unmarked = not marks
         if marks:
+            plain: dict[tuple, list] = {}  # one summary per distinct marker (read-only)
             for task_id in self.task_ids():
                 mark = marks.get(task_id, _UNMARKED)
                 if mark is _UNMARKED:
                     unmarked = True
                 elif mark is not None and not mark[2]:
-                    found[task_id] = plain_summary(mark[0], mark[1])
+                    summary = plain.get(mark)
+                    if summary is None:
+                        summary = plain[mark] = plain_summary(mark[0], mark[1])
+                    found[task_id] = summary
                 else:
                     to_read.append(task_id)
         if unmarked:  # which of the tasks without a marker have a state file at all
@@ -221,9 +225,9 @@ class JobDir:
                 names = []
             to_read += [name[:-5] for name in names if name.endswith(".json")
                         and not name.startswith(".") and name[:-5] not in marks]
-        if to_read:
-            found.update(self._read_cached(to_read))
-        self.all_final = all(summary[0] in FINAL_STATES for summary in found.values())
+        read = self._read_cached(to_read) if to_read else {}
+        found.update(read)
+        self.all_final = all(summary[0] in FINAL_STATES for summary in read.values())
         return found
 
     def _read_cached(self, task_ids: list[str]) -> dict[str, list]:

@@ -150,22 +150,44 @@ def list_markers(folder: str | Path) -> list[str]:
 def resolve_markers(names: list[str]) -> dict[str, tuple[str, int, bool] | None]:
     """Per task with markers: (final state, attempt, detail), or None when only the state
     file can tell (the highest attempt is still running, died before its final marker, or
-    has conflicting final markers, e.g. a cancel racing the worker's own finish)."""
-    best: dict[str, list] = {}  # task -> [attempt, finals at that attempt]
+    has conflicting final markers, e.g. a cancel racing the worker's own finish).
+
+    Markers of an earlier attempt than the task's highest one are stale and ignored.
+    """
+    # Hot path for 100,000 markers: name tails ("done.1") are few, so each is parsed once
+    # and its tuples are shared between tasks (callers must not change them).
+    Mark = tuple[str, int, bool]
+    meaning: dict[str, tuple[Mark, Mark | None] | None] = {}
+    first: dict[str, tuple[Mark, Mark | None]] = {}
+    several: dict[str, list[Mark]] = {}
     for name in names:
-        parsed = parse_marker(name)
-        if parsed is None:
+        task_id, _, tail = name.partition(".")
+        try:
+            known = meaning[tail]
+        except KeyError:
+            parsed = parse_marker(name)
+            if parsed is None:
+                known = None
+            else:
+                mark = (parsed[1], parsed[2], parsed[3])
+                known = (mark, None if mark[0] == RUNNING else mark)
+            meaning[tail] = known
+        if known is None:
             continue
-        task_id, state, attempt, detail = parsed
-        entry = best.get(task_id)
-        if entry is None or attempt > entry[0]:
-            entry = best[task_id] = [attempt, []]
-        elif attempt < entry[0]:
-            continue  # an earlier attempt's marker: superseded
-        if state != RUNNING:
-            entry[1].append((state, detail))
-    return {task_id: (finals[0][0], attempt, finals[0][1]) if len(finals) == 1 else None
-            for task_id, (attempt, finals) in best.items()}
+        if task_id in first:
+            several.setdefault(task_id, [first[task_id][0]]).append(known[0])
+        else:
+            first[task_id] = known
+    result = {task_id: known[1] for task_id, known in first.items()}
+    for task_id, marks in several.items():
+        attempt = max(m[1] for m in marks)
+        finals = {(m[0], m[2]) for m in marks if m[1] == attempt and m[0] != RUNNING}
+        if len(finals) == 1:
+            state, detail = finals.pop()
+            result[task_id] = (state, attempt, detail)
+        else:
+            result[task_id] = None
+    return result
 
 
 class TaskStateWriter:
