@@ -49,9 +49,18 @@ test-compat: .venv-4.2/.ready .venv-5.0/.ready
 	.venv-lint/bin/pip install -q ruff mypy fake-bpy-module-4.5 types-PyYAML types-requests pyyaml requests
 	@touch $@
 
+# mypy names modules by walking up folders with __init__.py, and the root is one: check the
+# code through a link named `orbitfarm` so module names match the package, whatever the
+# checkout folder is called.
+MYPY_TARGETS := -p orbitfarm.submitter -p orbitfarm.worker -p orbitfarm.operators \
+	-p orbitfarm.panels -m orbitfarm -m orbitfarm.props -m orbitfarm.preferences \
+	-m orbitfarm.registration
+
 lint: .venv-lint/.ready
 	.venv-lint/bin/ruff check .
-	.venv-lint/bin/mypy --config-file pyproject.toml submitter worker operators panels __init__.py
+	d=$$(mktemp -d) && ln -s "$(CURDIR)" "$$d/orbitfarm" && cd "$$d" && \
+	  "$(CURDIR)/.venv-lint/bin/mypy" --config-file "$(CURDIR)/pyproject.toml" $(MYPY_TARGETS); \
+	  status=$$?; rm -rf "$$d"; exit $$status
 
 bench: venv
 	$(PY) bench/run.py

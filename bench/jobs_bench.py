@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                            ("unmarked", "all done, no markers (fallback)")):
             cold, warm = s[f"{key}_cold_s"], s[f"{key}_warm_s"]
             verdict = "OK" if max(cold, warm) < 1 else "OVER"
+            if key == "unmarked":
+                verdict = "(not a target: reads each state file once, then its cache)"
             print(f"  {label + ':':34} {cold:.2f} s / {warm:.2f} s  {verdict}")
         p = bench_packing(root / "pack", args.subjects)
         print(f"packaging {p['subjects']} subjects sharing a texture: {p['files_copied']} files "

@@ -41,6 +41,12 @@ def _died_reason(code: int, timeout: float | None) -> str:
     return f"the worker exited with code {code} without recording a result (crash?)"
 
 
+def counts_as_ok(status: str, result: dict) -> bool:
+    """Exit-code verdict: rendered, or skipped *as animated*. A scene with nothing to render
+    is skipped in result.json but is bad input, so the call fails."""
+    return status == "rendered" or (status == "skipped" and bool(result.get("animation")))
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     runtime: Runtime = detect_runtime(args.blender, args.python)
@@ -59,14 +65,17 @@ def run(args: argparse.Namespace) -> int:
         task = WorkerTask(settings=settings, subjects=[subject], force=args.force,
                           subject_timeout=args.timeout)
         code = run_worker(runtime, task, timeout=args.timeout)
-        status = read_result(subject.out).get("status")
+        result = read_result(subject.out)
+        status = result.get("status") or "failed"
         if code not in (0, 1):
             mark_failed(subject.out, _died_reason(code, args.timeout), subject=subject.name,
                         blend=subject.blend)
             status = "failed"
-        if status == "failed" or code != 0:
+        elif code == 1:
+            status = "failed"  # the log says why; result.json may describe older frames
+        if not counts_as_ok(status, result):
             failed += 1
-        print(f"orbitfarm render: {subject.name}: {status or 'failed'}"
+        print(f"orbitfarm render: {subject.name}: {status}"
               f" -> {subject.out}", flush=True)
     print(f"orbitfarm render: {len(subjects) - failed} of {len(subjects)} subject(s) ok"
           f"{f', {failed} failed' if failed else ''}; outputs in {out_dir}", file=sys.stderr)

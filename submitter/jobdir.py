@@ -233,7 +233,7 @@ class JobDir:
     def _read_cached(self, task_ids: list[str]) -> dict[str, list]:
         """Summaries of these tasks' state files; final ones cached under cache/.
 
-        The cache is keyed by (mtime, size), so a second look only stats the files. State
+        The cache is keyed by (mtime, size, inode), so a second look only stats the files. State
         files are only ever replaced by rename, which also changes the folder's mtime: when
         the folder is unchanged since a scan that found only final states, the cache is the
         whole answer.
@@ -267,7 +267,9 @@ class JobDir:
                 st = os.stat(path)
             except FileNotFoundError:
                 continue
-            stamp = [st.st_mtime_ns, st.st_size]
+            # every write is a rename to a new inode: a same-size rewrite within one mtime
+            # tick still changes the stamp
+            stamp = [st.st_mtime_ns, st.st_size, st.st_ino]
             if stamps.get(task_id) == stamp and task_id in summaries:
                 found[task_id] = new_summaries[task_id] = summaries[task_id]
                 new_stamps[task_id] = stamp

@@ -46,20 +46,33 @@ def _count_done(task: WorkerTask, subject: Subject) -> int:
     return sum(_frame_done(subject.out, k, task.settings) for k in task.settings.frame_list())
 
 
+class OtherSettingsError(SubjectError):
+    """The output folder holds frames of other settings; its result.json must stay as it is."""
+
+
 def _claim_settings(task: WorkerTask, subject: Subject) -> None:
     """Make the subject directory hold frames of these settings only.
 
-    Frames rendered with other settings (or of unknown settings: no result.json) are deleted
-    under the lock before the new settings hash is recorded, so any task that sees this hash
-    can trust every frame file it finds, even after a kill -9.
+    Frames rendered with other settings (or of unknown settings: no result.json) are never
+    mixed with new ones: without --force the subject fails with a reason and nothing is
+    touched; with --force they are deleted under the lock before the new settings hash is
+    recorded. So any task that sees this hash can trust every frame file it finds, even after
+    a kill -9.
     """
     base = _base_result(task, subject)
 
     def change(data: dict[str, Any]) -> None:
         if data.get("settings_hash") != base["settings_hash"]:
-            for folder, pattern in (("rgb", "[0-9]*.png"), ("depth", "[0-9]*.exr")):
-                for stale in (Path(subject.out) / folder).glob(pattern):
-                    stale.unlink()
+            stale = [p for folder, pattern in (("rgb", "[0-9]*.png"), ("depth", "[0-9]*.exr"))
+                     for p in (Path(subject.out) / folder).glob(pattern)]
+            if stale and not task.force:
+                raise OtherSettingsError(
+                    f"{subject.out} already holds {len(stale)} frame file(s) rendered with other "
+                    "settings (resolution, samples, orbit, ...); pass --force to replace them, "
+                    "or render into another --out"
+                )
+            for path in stale:
+                path.unlink()
             data.clear()
         data.update(base)
         data.setdefault("status", "rendering")
@@ -90,11 +103,18 @@ def _finish(task: WorkerTask, subject: Subject, status: str, reason: str,
             data.pop("frames", None)
         data.update(base)
         data.update(fields)
-        data["status"] = status
-        data["reason"] = reason
         data.setdefault("frames", {})
         data["frames_done"] = _count_done(task, subject)
         data["frames_total"] = frames_total
+        recorded = status
+        if status == "rendered" and data["frames_done"] < frames_total:
+            # Another chunk of this subject is still rendering, or failed: "rendered" is only
+            # ever written when every frame of the orbit is in place.
+            if data.get("status") == "failed":
+                return
+            recorded = "rendering"
+        data["status"] = recorded
+        data["reason"] = reason
 
     update_result(subject.out, change)
     return status
@@ -106,13 +126,17 @@ def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> st
     log(f"subject {subject.name}: {subject.blend}")
     try:
         return _render(task, subject, progress, started)
-    except (SubjectError, DeviceError) as exc:
-        reason = str(exc)
-    except Exception as exc:  # one subject's crash must not stop the others
+    except (SubjectError, DeviceError) as err:
+        exc: Exception = err
+        reason = str(err)
+    except Exception as err:  # one subject's crash must not stop the others
+        exc = err
         traceback.print_exc()
-        reason = f"internal error: {type(exc).__name__}: {exc}"
+        reason = f"internal error: {type(err).__name__}: {err}"
     log(f"subject {subject.name}: FAILED: {reason}")
     progress(subject.name, status="failed", reason=reason)
+    if isinstance(exc, OtherSettingsError):
+        return "failed"  # result.json still describes the frames that are there
     try:
         return _finish(task, subject, "failed", reason)
     except Exception:

@@ -49,6 +49,20 @@ def test_concurrent_chunks_merge_results(tmp_path, bpy_python, subjects):
     assert snapshots[0] == snapshots[1]
 
 
+def test_one_chunk_alone_does_not_claim_the_subject_rendered(tmp_path, bpy_python, subjects):
+    info = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")
+    subject = Subject(blend=info["path"], out=str(tmp_path / "out" / "cube"))
+    settings = RenderSettings(frames=4, width=48, height=36, samples=1)
+    runtime = Runtime("python", bpy_python)
+    first = WorkerTask(settings=settings, subjects=[subject], frames=[1, 2])
+    assert run_worker(runtime, first, echo=False) == 0
+    res = result(subject.out)
+    assert (res["status"], res["frames_done"], res["frames_total"]) == ("rendering", 2, 4)
+    rest = WorkerTask(settings=settings, subjects=[subject], frames=[3, 4])
+    assert run_worker(runtime, rest, echo=False) == 0
+    assert result(subject.out)["status"] == "rendered"
+
+
 def test_unusable_task_file_exits_2(tmp_path, bpy_python):
     bad = tmp_path / "task.json"
     bad.write_text("{not json")

@@ -37,14 +37,21 @@ def test_resume_rerender_missing_and_force(tmp_path, bpy_python, subjects, rende
     assert changed == {"depth/0002.exr", "rgb/0002.png"}
     assert (depth(out / "cube", 2) < 1e9).any()
 
-    # Other settings invalidate the old frames (settings hash), and --force redoes all.
+    # --force redoes every frame.
     code, log = render([info["path"]], out, *args, "--force")
     assert code == 0 and "4 of 4 frames to render" in log
     assert all(_mtimes(out / "cube")[k] != again[k] for k in again)
-    code, log = render([info["path"]], out, "--frames", "4", "--resolution", "40x30",
-                       "--samples", "2")
+    # Other settings never silently replace (or mix with) the frames already there...
+    before = _mtimes(out / "cube")
+    other = ["--frames", "4", "--resolution", "40x30", "--samples", "2"]
+    code, log = render([info["path"]], out, *other)
+    assert code != 0 and "rendered with other settings" in log and "--force" in log
+    assert _mtimes(out / "cube") == before
+    # ...unless asked to.
+    code, log = render([info["path"]], out, *other, "--force")
     assert code == 0 and "4 of 4 frames to render" in log
     assert result(out / "cube")["frames_done"] == 4
+    assert result(out / "cube")["status"] == "rendered"
 
 
 def test_corrupt_and_missing_beside_a_good_one(tmp_path, bpy_python, subjects, render):
@@ -64,6 +71,15 @@ def test_corrupt_and_missing_beside_a_good_one(tmp_path, bpy_python, subjects, r
     assert gone["status"] == "failed" and "file not found" in gone["reason"]
     nothing = result(out / "empty")
     assert nothing["status"] == "skipped" and "no renderable geometry" in nothing["reason"]
+
+
+def test_a_scene_with_nothing_to_render_fails_the_call(tmp_path, bpy_python, subjects, render):
+    """Skipped as animated is fine (exit 0); skipped because there is no mesh is bad input."""
+    empty = subjects.make_subject(bpy_python, tmp_path / "empty.blend", "empty")["path"]
+    code, log = render([empty], tmp_path / "out", "--frames", "2", *TINY)
+    assert code != 0
+    assert "empty: skipped" in log
+    assert result(tmp_path / "out" / "empty")["status"] == "skipped"
 
 
 def test_awkward_paths_and_embedded_scripts_never_run(tmp_path, bpy_python, subjects, render):
