@@ -150,24 +150,26 @@ class PreflightBase(BackgroundOperator):
     def apply_to_batch(self, context: bpy.types.Context, problems: list[Any]) -> None:
         """Batch preflight marks each file; the scene preflight has nothing to mark."""
 
-    def execute(self, context: bpy.types.Context) -> OpResult:
+    def prepare(self, context: bpy.types.Context) -> Any:
+        """The work to run, or None after reporting why there is none."""
         if self.refuse_if_busy(context):
-            return {"CANCELLED"}
+            return None
         try:
-            run = self.work(context)
+            return self.work(context)
         except bridge.user_errors() as exc:
             self.report({"ERROR"}, str(exc))
+            return None
+
+    def execute(self, context: bpy.types.Context) -> OpResult:
+        run = self.prepare(context)
+        if run is None:
             return {"CANCELLED"}
         ok, result = run_blocking(self, context, run)
         return self.on_done(context, result) if ok else {"CANCELLED"}
 
     def invoke(self, context: bpy.types.Context, event: Any) -> OpResult:
-        if self.refuse_if_busy(context):
-            return {"CANCELLED"}
-        try:
-            run = self.work(context)
-        except bridge.user_errors() as exc:
-            self.report({"ERROR"}, str(exc))
+        run = self.prepare(context)
+        if run is None:
             return {"CANCELLED"}
         return self.start_background(context, run, "Preflight…")
 

@@ -54,7 +54,7 @@ TARGET_FILE = "target.json"
 _CODE_DIRS = ("submitter", "worker", "operators", "panels")
 _CODE_SUFFIXES = (".py", ".sh", ".toml")
 _CACHE_VERSION = 3
-_UNMARKED = object()
+_UNMARKED: tuple[str, int, bool] = ("", -1, False)  # sentinel: a task without markers
 _QUIET_SECONDS = 2.0
 
 
@@ -150,8 +150,11 @@ class JobDir:
         folder = self.markers_dir
         if state in FINAL_STATES:
             atomic_write_json(self.state_file(task_id), data)
-            make_marker(folder, final_marker_name(task_id, data))  # after the file
-            remove_marker(folder, marker_name(task_id, RUNNING, attempt))
+            try:  # after the file; without the marker `status` just reads the file
+                make_marker(folder, final_marker_name(task_id, data))
+                remove_marker(folder, marker_name(task_id, RUNNING, attempt))
+            except OSError:
+                pass
             return
         # Before the file: no final marker of this attempt may outlive its final state.
         if state == RUNNING:
@@ -164,14 +167,15 @@ class JobDir:
     def reopen(self, states: dict[str, dict[str, Any]]) -> None:
         """Write non-final states (e.g. queued for a retry) after withdrawing every marker
         of those tasks, of any attempt (one listing of the marker folder)."""
+        for data in states.values():
+            if data.get("state", QUEUED) in FINAL_STATES:
+                raise ValueError(f"reopen() writes non-final states, not {data['state']!r}")
         folder = self.markers_dir
         for name in list_markers(folder):
             parsed = parse_marker(name)
             if parsed is not None and parsed[0] in states:
                 remove_marker(folder, name)
         for task_id, data in states.items():
-            if data.get("state", QUEUED) in FINAL_STATES:
-                raise ValueError(f"reopen() writes non-final states, not {data['state']!r}")
             atomic_write_json(self.state_file(task_id), data)
 
     def read_states(self) -> dict[str, dict[str, Any]]:

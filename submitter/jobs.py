@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -394,7 +394,13 @@ class JobStatus:
         return self.finished and self.failed_tasks == 0
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Plain data (what asdict gives, built directly: asdict is slow for 100,000 rows)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(tasks=dict(self.tasks), retryable=list(self.retryable),
+                    exhausted=list(self.exhausted), warnings=list(self.warnings),
+                    subjects=[{"name": r.name, "state": r.state, "frames_done": r.frames_done,
+                               "frames_total": r.frames_total, "reason": r.reason, "out": r.out}
+                              for r in self.subjects])
         data["totals"] = self.totals
         return data
 

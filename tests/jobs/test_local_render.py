@@ -141,10 +141,16 @@ def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, b
 def test_cancel_stops_runner_and_workers(tmp_path, bpy_python):
     for name in ("a", "b"):
         subjects.make_subject(bpy_python, tmp_path / "src" / f"{name}.blend", "cube")
+    # Long enough not to finish before the cancel (a tiny orbit renders in well under 1 s);
+    # the cancel cuts it short, so its length costs nothing.
     job = jobs.submit(jobs.SubmitRequest(
         files=[str(tmp_path / "src")], out=str(tmp_path / "out"), target_options={"workers": 1},
-        settings=RenderSettings(width=96, height=72, samples=4, frames=48)))
-    time.sleep(1.0)
+        settings=RenderSettings(width=160, height=120, samples=16, frames=360)))
+    first = job.task_ids()[0]
+    deadline = time.monotonic() + 120
+    while job.read_state(first).get("state") != "running":  # cancel a worker mid-render
+        assert time.monotonic() < deadline, job.read_state(first)
+        time.sleep(0.05)
     cancelled = jobs.cancel(job)
     assert len(cancelled) == 2
     st = jobs.status(job)

@@ -258,3 +258,16 @@ def test_jobdir_write_state_keeps_markers_true_both_ways(tmp_path):
     job.write_state(task_id, {"state": "lost", "attempt": 2, "reason": "node died"})
     assert _markers(job) == ["t00000.lost.2.detail"]
     assert JobDir(job.path).read_summaries() == _from_files(job)
+
+
+def test_status_to_dict_is_what_asdict_gives(tmp_path):
+    import dataclasses
+
+    job = _job(tmp_path)
+    a, b, _ = job.task_ids()
+    _end(_start(job, a), "s0", "rendered")
+    _end(_start(job, b), "s1", "failed")
+    status = jobs.status(JobDir(job.path), refresh=False)
+    expected = dataclasses.asdict(status)
+    expected["totals"] = status.totals
+    assert status.to_dict() == expected
