@@ -12,18 +12,9 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, StringProperty
 from bpy.types import Operator, OperatorFileListElement
 
+from ..submitter.subjects import blends_in_folder
 from . import bridge
 from .bridge import OpResult
-
-
-def find_blends(folder: Path, recursive: bool = True) -> list[Path]:
-    """.blend files under folder, sorted; hidden folders and backups (.blend1) are skipped."""
-    found: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
-        found.extend(Path(root) / f for f in sorted(files)
-                     if f.lower().endswith(".blend") and not f.startswith("."))
-    return found
 
 
 def add_paths(settings: Any, paths: list[Path]) -> int:
@@ -88,7 +79,7 @@ class ORBITFARM_OT_batch_add_folder(Operator):
         if folder is None or not folder.is_dir():
             self.report({"ERROR"}, f"not a folder: {self.directory!r} (choose a folder)")
             return {"CANCELLED"}
-        blends = find_blends(folder, self.recursive)
+        blends = blends_in_folder(folder, self.recursive)
         if not blends:
             self.report({"WARNING"}, f"no .blend files in {folder}")
             return {"CANCELLED"}

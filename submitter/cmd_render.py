@@ -6,20 +6,23 @@ One worker process per subject, so a crash, hang or timeout costs only that subj
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from .launch import Runtime, detect_runtime
 from .localrun import TIMEOUT_EXIT, run_worker
-from .spec import SettingsError, Subject, WorkerTask, add_render_options, settings_from_args
+from .spec import Subject, WorkerTask, add_render_options, settings_from_args
 from .subjectresult import mark_failed, read_result
+from .subjects import SubjectsError, blends_in_folder, subject_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="render .blend subjects on this machine",
                        description="Render orbit datasets (rgb/, depth/, transforms.json, "
                                    "result.json under DIR/<blend stem>/) on this machine.")
-    p.add_argument("blends", nargs="+", metavar="SCENE.blend", help=".blend files to render")
+    p.add_argument("blends", nargs="+", metavar="SCENE.blend",
+                   help=".blend files to render (folders are searched recursively)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_render_options(p)
     p.add_argument("--force", action="store_true", help="re-render frames that already exist")
@@ -41,6 +44,28 @@ def _died_reason(code: int, timeout: float | None) -> str:
     return f"the worker exited with code {code} without recording a result (crash?)"
 
 
+def subjects_from_args(items: list[str], out_dir: Path) -> list[Subject]:
+    """Files as given (a missing or corrupt one fails in the worker, with its reason, without
+    stopping the others) and the .blend files found in folders; equal stems get distinct
+    output folders exactly as `orbitfarm submit` names them."""
+    blends: list[Path] = []
+    for item in items:
+        path = Path(os.path.abspath(os.path.expanduser(item)))
+        if path.is_dir():
+            found = blends_in_folder(path)
+            if not found:
+                raise SubjectsError(f"{item}: no .blend files in this folder")
+            blends.extend(found)
+        else:
+            blends.append(path)
+    blends = list(dict.fromkeys(blends))
+    names, notes = subject_names(blends)
+    for note in notes:
+        print(f"orbitfarm render: note: {note}", file=sys.stderr)
+    return [Subject(blend=str(b), out=str(out_dir / n), name=n)
+            for b, n in zip(blends, names, strict=True)]
+
+
 def counts_as_ok(status: str, result: dict) -> bool:
     """Exit-code verdict: rendered, or skipped *as animated*. A scene with nothing to render
     is skipped in result.json but is bad input, so the call fails."""
@@ -51,15 +76,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     runtime: Runtime = detect_runtime(args.blender, args.python)
     out_dir = Path(args.out).expanduser().resolve()
-    subjects = []
-    seen: dict[str, str] = {}
-    for blend in args.blends:
-        path = Path(blend).expanduser().resolve()
-        if path.stem in seen:
-            raise SettingsError(f"{blend} and {seen[path.stem]} would both "
-                             f"write to {out_dir / path.stem}; rename one of them")
-        seen[path.stem] = blend
-        subjects.append(Subject(blend=str(path), out=str(out_dir / path.stem)))
+    subjects = subjects_from_args(args.blends, out_dir)
     failed = 0
     for subject in subjects:
         task = WorkerTask(settings=settings, subjects=[subject], force=args.force,

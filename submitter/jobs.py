@@ -24,6 +24,7 @@ from .launch import package_dir
 from .plan import make_plan
 from .profiles import resolve_profile
 from .spec import RenderSettings, SettingsError, Subject
+from .subjects import SubjectsError, find_blends, subject_names
 from .targets import make_target, target_class
 from .targets.base import ENDED, PENDING, RUNNING, TargetError
 from .taskstate import (
@@ -74,65 +75,6 @@ class SubmitRequest:
     job_dir: str | None = None  # default OUT/.orbitfarm/jobs/<id>
     force: bool = False  # re-render frames that already exist
     subject_timeout: float | None = None
-
-
-# -- finding subjects ------------------------------------------------------------------------
-
-
-def find_blends(files_or_dirs: list[str]) -> list[tuple[Path, Path]]:
-    """(blend, project folder) for each file, and each .blend found recursively in folders."""
-    found: dict[Path, Path] = {}
-    for item in files_or_dirs:
-        path = Path(os.path.abspath(os.path.expanduser(item)))
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skips .orbitfarm
-                for name in sorted(files):
-                    if name.endswith(".blend") and not name.startswith("."):
-                        found.setdefault(Path(root) / name, path)
-        elif path.is_file():
-            if path.suffix != ".blend":
-                raise JobError(f"{item}: not a .blend file")
-            found.setdefault(path, path.parent)
-        else:
-            raise JobError(f"{item}: no such file or folder")
-    if not found:
-        raise JobError(f"no .blend files found in {', '.join(files_or_dirs) or 'the arguments'}")
-    return sorted(found.items())
-
-
-def subject_names(blends: list[Path]) -> tuple[list[str], list[str]]:
-    """Output folder names (the file stem), disambiguated deterministically; plus notes."""
-    by_stem: dict[str, list[Path]] = {}
-    for blend in blends:
-        by_stem.setdefault(blend.stem, []).append(blend)
-    names: dict[Path, str] = {}
-    notes: list[str] = []
-    for stem, group in by_stem.items():
-        if len(group) == 1:
-            names[group[0]] = stem
-            continue
-        candidates = {b: f"{b.parent.name}_{stem}" for b in group}
-        if len(set(candidates.values())) < len(group):
-            candidates = {b: f"{b.parent.name}_{stem}_{_short_hash(str(b))}" for b in group}
-        names.update(candidates)
-        notes.append(f"{len(group)} files are called {stem}.blend: their outputs go to "
-                     + ", ".join(f"{candidates[b]}/ ({b})" for b in sorted(group)))
-    taken = set()
-    result = []
-    for blend in blends:
-        name = names[blend]
-        while name in taken:  # e.g. a real file already called a_chair.blend
-            name = f"{name}_{_short_hash(str(blend))}"
-        taken.add(name)
-        result.append(name)
-    return result, notes
-
-
-def _short_hash(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:6]
 
 
 # -- the recent-jobs index -------------------------------------------------------------------
@@ -261,7 +203,10 @@ def create(request: SubmitRequest, progress: ProgressFn | None = None,
         raise JobError(f"--group must be >= 1 subjects, got {request.group}")
     if request.chunk is not None and request.chunk < 1:
         raise JobError(f"--chunk must be >= 1 frames, got {request.chunk}")
-    found = find_blends(request.files)
+    try:
+        found = find_blends(request.files)
+    except SubjectsError as exc:
+        raise JobError(str(exc)) from None
     blends = [b for b, _ in found]
     names, notes = subject_names(blends)  # unique display names; --inplace outputs use the stem
     if request.inplace:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from orbitfarm.operators import batch_ops, contact_sheet
+from orbitfarm.operators import contact_sheet
 
 
 def test_depth_colormap_near_warm_far_cool_no_hit_black():
@@ -27,14 +27,3 @@ def test_finished_frames_spread_over_what_exists(tmp_path):
     assert frames == [1, 6, 11, 16]
     assert contact_sheet.finished_frames(tmp_path / "missing") == []
 
-
-def test_find_blends_recurses_and_skips_backups_and_hidden(tmp_path):
-    for rel in ("a.blend", "sub/b.BLEND", "sub/deeper/c.blend", "a.blend1", ".hidden/d.blend",
-                "sub/.e.blend", "notes.txt"):
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"")
-    found = [p.relative_to(tmp_path).as_posix() for p in batch_ops.find_blends(tmp_path)]
-    assert found == ["a.blend", "sub/b.BLEND", "sub/deeper/c.blend"]
-    flat = [p.name for p in batch_ops.find_blends(tmp_path, recursive=False)]
-    assert flat == ["a.blend"]

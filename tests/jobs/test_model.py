@@ -17,6 +17,7 @@ from orbitfarm.submitter.jobspec import JobSpec, JobSpecError
 from orbitfarm.submitter.launch import Runtime, package_dir
 from orbitfarm.submitter.plan import Plan, load_worker_task, make_plan, plan_worker_argv
 from orbitfarm.submitter.spec import RenderSettings, SettingsError, Subject
+from orbitfarm.submitter.subjects import SubjectsError
 from orbitfarm.submitter.targets import TARGET_KINDS, make_target, target_class
 from orbitfarm.submitter.targets.base import TargetError
 
@@ -150,10 +151,10 @@ def test_find_blends_searches_folders_but_not_hidden_job_dirs(tmp_path):
     (tmp_path / "src" / ".orbitfarm" / "jobs" / "packed.blend").write_bytes(b"")
     found = jobs.find_blends([str(tmp_path / "src")])
     assert [b.name for b, _ in found] == ["x.blend"]
-    with pytest.raises(jobs.JobError, match="no such file"):
+    with pytest.raises(SubjectsError, match="no such file"):
         jobs.find_blends([str(tmp_path / "nope")])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(jobs.JobError, match="no .blend files"):
+    with pytest.raises(SubjectsError, match="no .blend files"):
         jobs.find_blends([str(tmp_path / "empty")])
 
 

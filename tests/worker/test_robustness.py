@@ -82,6 +82,21 @@ def test_a_scene_with_nothing_to_render_fails_the_call(tmp_path, bpy_python, sub
     assert result(tmp_path / "out" / "empty")["status"] == "skipped"
 
 
+def test_folders_are_searched_and_equal_stems_kept_apart(tmp_path, bpy_python, subjects, render):
+    for folder in ("a", "b"):
+        (tmp_path / "src" / folder).mkdir(parents=True)
+        subjects.make_subject(bpy_python, tmp_path / "src" / folder / "cube.blend", "cube")
+    out = tmp_path / "out"
+    code, log = render([tmp_path / "src"], out, "--frames", "2", "--frame-range", "1", *TINY)
+    assert code == 0, log
+    assert "2 files are called cube.blend" in log
+    for name in ("a_cube", "b_cube"):
+        assert result(out / name)["status"] == "rendered"
+        assert (depth(out / name, 1) < 1e9).any()
+    code, log = render([tmp_path / "nothing-here"], out)  # a missing file fails, clearly
+    assert code != 0 and "file not found" in result(out / "nothing-here")["reason"]
+
+
 def test_awkward_paths_and_embedded_scripts_never_run(tmp_path, bpy_python, subjects, render):
     weird = tmp_path / "we ird 'q' \"dq\" $(touch PWNED) ünï"
     info = subjects.make_subject(bpy_python, weird / "scène $(x).blend", "scripted")
