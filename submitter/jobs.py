@@ -188,7 +188,9 @@ def start(job: JobDir) -> None:
         make_target(job.spec.target).submit(job, job.task_ids())
     except TargetError as exc:
         raise JobError(f"job {job.id} was created in {job.path} but the target refused it: "
-                       f"{exc}; fix that and run `orbitfarm retry {job.path}`") from None
+                       f"{exc}. If the target was only unreachable, run `orbitfarm retry "
+                       f"{job.path}` once it is back; if the request itself was wrong, fix the "
+                       "options and submit again") from None
 
 
 def create(request: SubmitRequest, progress: ProgressFn | None = None,
@@ -584,9 +586,14 @@ def logs(job: JobDir, task_id: str | None = None, tail: int | None = None) -> st
                            f"{job.task_ids()[-1]})")
         path = job.log_file(task_id)
         if not path.is_file():
-            return f"(task {task_id} has no log yet: it has not started)\n"
-        text = path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-tail:]) + "\n" if tail else text
+            text = f"(task {task_id} has no log yet: it has not started)\n"
+        else:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            text = "\n".join(text.splitlines()[-tail:]) + "\n" if tail else text
+        for extra in _scheduler_logs(job, task_id):
+            text += f"\n==> {extra} (the scheduler's own messages)\n"
+            text += extra.read_text(encoding="utf-8", errors="replace")
+        return text
     states = job.read_states()
     bad = [t for t, s in sorted(states.items()) if s.get("state") in (FAILED, LOST)]
     chosen = bad or [t for t in job.task_ids() if job.log_file(t).is_file()][:50]
@@ -596,6 +603,14 @@ def logs(job: JobDir, task_id: str | None = None, tail: int | None = None) -> st
         header = f"==> {t} [{st.get('state', QUEUED)}] {st.get('reason', '')} ({job.log_file(t)})"
         parts.append(header.rstrip() + "\n" + job.log_tail(t, lines=tail or 40))
     return "\n\n".join(parts) + "\n" if parts else "(no logs yet)\n"
+
+
+def _scheduler_logs(job: JobDir, task_id: str) -> list[Path]:
+    """What the target's scheduler wrote about the task; never fails `logs`."""
+    try:
+        return make_target(job.spec.target).extra_logs(job, task_id)
+    except (TargetError, OSError, KeyError, ValueError):
+        return []
 
 
 def outputs_dir(job: JobDir, subject: str) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ class Target(ABC):
     def escalate(cls, profile: dict[str, Any], attempt: int) -> dict[str, Any]:
         """Profile for retry `attempt` (2, 3, ...) of `wait --retry`; default: unchanged."""
         return profile
+
+    def extra_logs(self, job: JobDir, task_id: str) -> list[Path]:
+        """Files the scheduler itself wrote about a task (e.g. "cancelled: time limit")."""
+        return []
 
     def describe(self) -> str:
         """One line for `orbitfarm targets` and the panel."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..atomic import atomic_write_text
@@ -328,6 +329,14 @@ class SlurmTarget(Target):
             result[task_id] = SchedulerState(element.state, code if element.state == ENDED
                                              else None, element.describe(), native)
         return result
+
+    def extra_logs(self, job: JobDir, task_id: str) -> list[Path]:
+        """SLURM's own output file of the task's latest array element (#SBATCH --output)."""
+        key = self._latest(job).get(job.index_of(task_id))
+        if key is None:
+            return []
+        path = job.path / SLURM_DIR / f"{key[0]}_{key[1]}.out"
+        return [path] if path.is_file() else []
 
     def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
         latest = self._latest(job)

@@ -157,6 +157,8 @@ def test_killed_and_timed_out_tasks_are_reported_and_retried(slurm_cluster, bpy_
     assert seen["t00002"].reason.startswith("TIMEOUT"), seen["t00002"]
     assert {s.native_id for s in seen.values()} == {f"{seen['t00000'].native_id[:-2]}_{i}"
                                                      for i in range(3)}
+    # `orbitfarm logs` adds SLURM's own word on why it ended the task.
+    assert "DUE TO TIME LIMIT" in jobs.logs(job, "t00002")
 
     # Frames the killed worker had recorded as done must survive the retry.
     early = {f"{name}.png": (green_rgb / f"{name}.png").stat().st_mtime_ns for name in recorded()}
