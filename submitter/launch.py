@@ -17,16 +17,22 @@ from pathlib import Path
 
 RUNTIME_KINDS = ("python", "blender")
 
-# Runs inside the worker process: import the orbitfarm package from CODE_DIR under the name
-# "orbitfarm" whatever the folder is called, then hand the remaining arguments to the worker.
-# It must stay one line-free expression so it survives `--python-expr` and shell quoting.
-_BOOT = (
-    "import sys,importlib.util as u;"
-    "d=sys.argv[sys.argv.index('--')+1];"
-    "s=u.spec_from_file_location('orbitfarm',d+'/__init__.py',submodule_search_locations=[d]);"
-    "m=u.module_from_spec(s);sys.modules['orbitfarm']=m;s.loader.exec_module(m);"
-    "import orbitfarm.worker.main as w;w.entry(sys.argv[sys.argv.index('--')+2:])"
-)
+def boot_expression(module: str, call: str) -> str:
+    """Python source that imports the package `orbitfarm` from the code dir given after `--`
+    (whatever that folder is called), then runs `call(args)` from `orbitfarm.<module>` on the
+    arguments after the code dir. One line, so it survives `--python-expr` and shell quoting."""
+    return (
+        "import sys,importlib.util as u;"
+        "d=sys.argv[sys.argv.index('--')+1];"
+        "s=u.spec_from_file_location('orbitfarm',d+'/__init__.py',submodule_search_locations=[d]);"
+        "m=u.module_from_spec(s);sys.modules['orbitfarm']=m;s.loader.exec_module(m);"
+        f"import orbitfarm.{module} as x;"
+        f"sys.exit(x.{call}(sys.argv[sys.argv.index('--')+2:]))"
+    )
+
+
+# The worker's entry never returns (it ends with os._exit), so sys.exit is never reached there.
+_BOOT = boot_expression("worker.main", "entry")
 
 
 class RuntimeError_(RuntimeError):

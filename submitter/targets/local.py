@@ -36,11 +36,21 @@ def default_workers() -> int:
 
 
 def _count_gpus() -> int:
+    return len(gpu_ids())
+
+
+def gpu_ids(environ: dict[str, str] | None = None) -> list[str]:
+    """The NVIDIA GPUs this machine lets us use: CUDA_VISIBLE_DEVICES if set, else nvidia-smi."""
+    env = os.environ if environ is None else environ
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g.strip() for g in visible.split(",") if g.strip() and g.strip() != "-1"]
     try:
         out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+        return []
+    listed = [line for line in out.stdout.splitlines() if line.startswith("GPU ")]
+    return [str(i) for i in range(len(listed))]
 
 
 def _proc_start(pid: int) -> str | None:
@@ -133,6 +143,8 @@ class LocalTarget(Target):
             timeout = subject_timeout * max(job.spec.group, 1) + 60
         atomic_write_json(run_file, {
             "run": number, "tasks": list(task_ids), "workers": self.workers,
+            # Each worker slot gets its own GPU, so N workers on N GPUs never share one.
+            "gpu_ids": gpu_ids() if self.profile.get("pin_gpus", True) else [],
             "runtime": [runtime.kind, runtime.executable], "task_timeout": timeout,
         })
         env = dict(os.environ)

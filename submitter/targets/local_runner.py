@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_json, read_json
-from ..launch import Runtime, worker_env
+from ..launch import Runtime, boot_expression, worker_env
 from ..plan import Plan, index_of, plan_worker_argv
 from ..taskstate import CANCELLED, DONE, SKIPPED
 
@@ -60,6 +60,27 @@ def describe_exit(code: int | None, timed_out: bool = False, cancelled: bool = F
     return f"worker exited with code {code}"
 
 
+class GpuSlots:
+    """Worker slots 0..workers-1, each pinned to one GPU (round robin) when there are GPUs."""
+
+    def __init__(self, workers: int, gpu_ids: list[str]) -> None:
+        self.free = list(range(workers))
+        self.gpu_ids = gpu_ids
+
+    def take(self) -> int:
+        return self.free.pop(0)
+
+    def give_back(self, slot: int) -> None:
+        self.free.append(slot)
+        self.free.sort()
+
+    def env_for(self, slot: int) -> dict[str, str]:
+        """CUDA_VISIBLE_DEVICES for a slot ({} when there are no GPUs to pin)."""
+        if not self.gpu_ids:
+            return {}
+        return {"CUDA_VISIBLE_DEVICES": self.gpu_ids[slot % len(self.gpu_ids)]}
+
+
 class Runner:
     """Runs the tasks of one submission (a run file) with at most `workers` at once."""
 
@@ -73,6 +94,7 @@ class Runner:
         self.timeout = self.run.get("task_timeout")
         self.stop = threading.Event()
         self.plan = Plan.read(self.plan_file)
+        self.slots = GpuSlots(self.workers, list(self.run.get("gpu_ids") or []))
 
     def record(self, task_id: str, **fields: Any) -> None:
         path = record_file(self.job_path, task_id)
@@ -86,7 +108,7 @@ class Runner:
         state = read_json(self.job_path / "tasks" / f"{task_id}.json", default=None) or {}
         return state.get("state") in (DONE, SKIPPED, CANCELLED)
 
-    def launch(self, task_id: str) -> tuple[subprocess.Popen, Any, float]:
+    def launch(self, task_id: str, slot: int) -> tuple[subprocess.Popen, Any, float]:
         index = index_of(task_id)
         argv = plan_worker_argv(self.runtime, self.code_dir, self.plan_file, index)
         log_path = self.job_path / "logs" / f"{task_id}.log"
@@ -101,6 +123,7 @@ class Runner:
             env["PYTHONPATH"] = env.pop("ORBITFARM_WORKER_PYTHONPATH")
             if not env["PYTHONPATH"]:
                 del env["PYTHONPATH"]
+        env.update(self.slots.env_for(slot))
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, cwd=str(self.job_path))
         self.record(task_id, pid=proc.pid, started=time.time(), exit_code=None, reason="")
@@ -109,6 +132,7 @@ class Runner:
     def main(self) -> int:
         queue = deque(self.run["tasks"])
         active: dict[str, tuple[subprocess.Popen, Any, float]] = {}
+        slot_of: dict[str, int] = {}
         cancel_deadline: float | None = None
         while queue or active:
             while queue and len(active) < self.workers and not self.stop.is_set():
@@ -116,7 +140,8 @@ class Runner:
                 if self.already_final(task_id):
                     self.record(task_id, exit_code=0, reason="already finished", ended=time.time())
                     continue
-                active[task_id] = self.launch(task_id)
+                slot_of[task_id] = self.slots.take()
+                active[task_id] = self.launch(task_id, slot_of[task_id])
             if self.stop.is_set() and queue:
                 for task_id in queue:
                     self.record(task_id, exit_code=None, reason="cancelled", ended=time.time())
@@ -133,6 +158,7 @@ class Runner:
                 reason = describe_exit(code, timed_out, cancelled=self.stop.is_set() and code != 0)
                 self.record(task_id, exit_code=code, reason=reason, ended=time.time())
                 del active[task_id]
+                self.slots.give_back(slot_of.pop(task_id))
             if self.stop.is_set() and active:
                 if cancel_deadline is None:
                     cancel_deadline = time.monotonic() + GRACE_SECONDS
@@ -163,15 +189,8 @@ def main(argv: list[str]) -> int:
     return code
 
 
-# Boots the runner from a code directory (the job's own copy), like launch._BOOT does the worker.
-BOOT = (
-    "import sys,importlib.util as u;"
-    "d=sys.argv[sys.argv.index('--')+1];"
-    "s=u.spec_from_file_location('orbitfarm',d+'/__init__.py',submodule_search_locations=[d]);"
-    "m=u.module_from_spec(s);sys.modules['orbitfarm']=m;s.loader.exec_module(m);"
-    "import orbitfarm.submitter.targets.local_runner as r;"
-    "sys.exit(r.main(sys.argv[sys.argv.index('--')+2:]))"
-)
+# Boots the runner from a code directory (the job's own copy), like the worker is booted.
+BOOT = boot_expression("submitter.targets.local_runner", "main")
 
 
 def runner_argv(python: str, code_dir: Path, job_path: Path, run_file: Path) -> list[str]:
