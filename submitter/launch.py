@@ -21,13 +21,15 @@ def boot_expression(module: str, call: str) -> str:
     """Python source that imports the package `orbitfarm` from the code dir given after `--`
     (whatever that folder is called), then runs `call(args)` from `orbitfarm.<module>` on the
     arguments after the code dir. One line, so it survives `--python-expr` and shell quoting."""
+    # Double quotes only: shlex.quote() then wraps it in plain single quotes, so the line in
+    # an sbatch script stays readable.
     return (
-        "import sys,importlib.util as u;"
-        "d=sys.argv[sys.argv.index('--')+1];"
-        "s=u.spec_from_file_location('orbitfarm',d+'/__init__.py',submodule_search_locations=[d]);"
-        "m=u.module_from_spec(s);sys.modules['orbitfarm']=m;s.loader.exec_module(m);"
-        f"import orbitfarm.{module} as x;"
-        f"sys.exit(x.{call}(sys.argv[sys.argv.index('--')+2:]))"
+        'import sys,importlib.util as u;'
+        'd=sys.argv[sys.argv.index("--")+1];'
+        's=u.spec_from_file_location("orbitfarm",d+"/__init__.py",submodule_search_locations=[d]);'
+        'm=u.module_from_spec(s);sys.modules["orbitfarm"]=m;s.loader.exec_module(m);'
+        f'import orbitfarm.{module} as x;'
+        f'sys.exit(x.{call}(sys.argv[sys.argv.index("--")+2:]))'
     )
 
 

@@ -8,7 +8,12 @@ the render result, depth from the same render's Depth pass through a compositor 
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,5 +159,36 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
             stale.unlink()
     if rgb_tmp is not None:
         rs.scene.render.filepath = str(rgb_tmp)
-    bpy.ops.render.render(write_still=want_rgb)
+    with quiet_stdout():
+        bpy.ops.render.render(write_still=want_rgb)
     return rgb_tmp, depth_tmp
+
+
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence Blender's own stdout while it renders: it prints a dozen "Fra:1 Mem:..." status
+    lines and "Saved: ..." per frame, which would bury the worker's one line per frame in the
+    task logs. Errors still surface: the render operator raises them. Set
+    ORBITFARM_BLENDER_OUTPUT=1 to keep Blender's output when debugging."""
+    if os.environ.get("ORBITFARM_BLENDER_OUTPUT"):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        libc_flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def libc_flush() -> None:
+    """Flush C stdio buffers, so Blender's buffered lines go to /dev/null, not the log later."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # not a POSIX libc (Windows): nothing buffered to drop
+        pass

@@ -160,3 +160,10 @@ def test_atomic_writes_respect_the_umask(tmp_path):
     os.umask(mask)
     assert _FILE_MODE == 0o666 & ~mask
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temp file left
+
+
+def test_worker_shell_line_is_readable():
+    """The boot code needs no escaping: one plain single-quoted word in scripts."""
+    line = launch.worker_shell_line(launch.Runtime("python", "/opt/py"), "/code", "/t.json")
+    assert "'\"'\"'" not in line
+    assert line.startswith("/opt/py -c 'import sys,importlib.util as u;")

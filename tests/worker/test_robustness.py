@@ -27,6 +27,10 @@ def test_resume_rerender_missing_and_force(tmp_path, bpy_python, subjects, rende
 
     code, log = render([info["path"]], out, *args)
     assert code == 0 and "0 of 4 frames to render" in log
+    code, log = render([info["path"]], out, *args, "--force")
+    assert code == 0 and "frame 4/4" in log
+    assert "Fra:" not in log and "Saved:" not in log  # Blender's chatter stays out of logs
+    first = _mtimes(out / "cube")
     assert _mtimes(out / "cube") == first
 
     (out / "cube" / "depth" / "0002.exr").unlink()
