@@ -7,6 +7,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -211,40 +212,66 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     last_write = 0.0
     total = len(mine)
     base_done = total - len(todo)
+    # Each frame's check (decode PNG/EXR, look at the depth) runs on a thread while Blender
+    # renders the next frame (the render releases the GIL), so it costs almost no wall time.
+    # The thread only reads files: bpy is never touched off the main thread.
+    checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orbitfarm-check")
+
+    def render_parked(k: int) -> tuple[Path | None, Path | None]:
+        """Render orbit frame k into temp files of its own (the next render reuses the names)."""
+        rgb_tmp, depth_tmp = render_frame(rs, poses[k], settings.rgb)
+        return _park(rgb_tmp, k), _park(depth_tmp, k)
+
+    def check(k: int, files: tuple[Path | None, Path | None]) -> Future[str | None]:
+        return checker.submit(check_frame, files[0], files[1], settings.width, settings.height,
+                              subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
+
+    def settle(i: int, k: int, files: tuple[Path | None, Path | None],
+               verdict: Future[str | None], render_wall: float, render_s: float) -> None:
+        """Frame k's check verdict; one re-render if it failed; then publish it by rename."""
+        nonlocal done_now, last_write
+        t0 = time.perf_counter()
+        problem = verdict.result()
+        if problem is not None:  # a frame that fails its check is rendered once more
+            log(f"subject {subject.name}: frame {k} failed its check: {problem}")
+            files = render_parked(k)
+            problem = check(k, files).result()
+            if problem is not None:
+                log(f"subject {subject.name}: frame {k} failed its check: {problem}")
+                raise SubjectError(f"frame {k} failed its check twice: {problem}")
+        for tmp, final in ((files[0], rgb_path(out, k)), (files[1], depth_path(out, k))):
+            if tmp is not None:
+                final.parent.mkdir(exist_ok=True)
+                os.replace(tmp, final)
+        seconds = render_wall + time.perf_counter() - t0
+        done_now[frame_name(k)] = {"seconds": round(seconds, 4),
+                                   "render_seconds": round(render_s, 4)}
+        log(f"subject {subject.name}: frame {base_done + i}/{total} (orbit frame {k}) "
+            f"{seconds:.2f}s")
+        now = time.perf_counter()
+        if now - last_write >= 1.0 or i == len(todo):
+            last_write = now
+            _record_frames(task, subject, done_now, common)
+            done_now = {}
+            progress(subject.name, status="rendering", frames_done=base_done + i,
+                     frames_total=total)
+
     try:
+        pending: tuple | None = None  # the previous frame, rendered, its check under way
         for i, k in enumerate(todo, 1):
             t0 = time.perf_counter()
-            problem: str | None = None
-            for _attempt in range(2):  # a frame that fails its check is rendered once more
-                rgb_tmp, depth_tmp = render_frame(rs, poses[k], settings.rgb)
-                problem = check_frame(rgb_tmp, depth_tmp, settings.width, settings.height,
-                                      subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
-                if problem is None:
-                    break
-                log(f"subject {subject.name}: frame {k} failed its check: {problem}")
-            if problem is not None:
-                raise SubjectError(f"frame {k} failed its check twice: {problem}")
-            if rgb_tmp is not None:
-                rgb_path(out, k).parent.mkdir(exist_ok=True)
-                os.replace(rgb_tmp, rgb_path(out, k))
-            if depth_tmp is not None:
-                depth_path(out, k).parent.mkdir(exist_ok=True)
-                os.replace(depth_tmp, depth_path(out, k))
-            seconds = time.perf_counter() - t0
-            render_s = rs.render_seconds[-1] if rs.render_seconds else seconds
-            done_now[frame_name(k)] = {"seconds": round(seconds, 4),
-                                       "render_seconds": round(render_s, 4)}
-            log(f"subject {subject.name}: frame {base_done + i}/{total} (orbit frame {k}) "
-                f"{seconds:.2f}s")
-            now = time.perf_counter()
-            if now - last_write >= 1.0 or i == len(todo):
-                last_write = now
-                _record_frames(task, subject, done_now, common)
-                done_now = {}
-                progress(subject.name, status="rendering", frames_done=base_done + i,
-                         frames_total=total)
+            files = render_parked(k)
+            render_wall = time.perf_counter() - t0
+            render_s = rs.render_seconds[-1] if rs.render_seconds else render_wall
+            verdict = check(k, files)
+            if pending is not None:
+                settle(*pending)
+            pending = (i, k, files, verdict, render_wall, render_s)
+        if pending is not None:
+            settle(*pending)
     finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        checker.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(tmp_dir, ignore_errors=True)  # unpublished frames never reach rgb/, depth/
         if done_now:
             _record_frames(task, subject, done_now, common)
     if todo:
@@ -253,6 +280,15 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     log(f"subject {subject.name}: rendered {len(todo)} frame(s) in "
         f"{time.perf_counter() - started:.2f}s")
     return "rendered"
+
+
+def _park(path: Path | None, frame: int) -> Path | None:
+    """Rename a fresh temp output to a per-frame temp name (same folder: never published)."""
+    if path is None:
+        return None
+    parked = path.with_name(f"{frame:04d}-{path.name}")
+    os.replace(path, parked)
+    return parked
 
 
 def _record_frames(task: WorkerTask, subject: Subject, frames: dict[str, dict[str, Any]],
