@@ -174,12 +174,16 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return _wait(jobs.open_job(args.job), args.retry, args.interval, args.timeout)
 
 
+LOG_EVERY_SECONDS = 30.0
+
+
 def _wait(job: Any, retries: int, interval: float, timeout: float | None) -> int:
     from . import jobs
 
     tty = sys.stderr.isatty()
     first: list[tuple[float, int]] = []
     last_line = [""]
+    last_print = [-LOG_EVERY_SECONDS]
 
     def show(st: jobs.JobStatus) -> None:
         now = time.monotonic()
@@ -195,9 +199,12 @@ def _wait(job: Any, retries: int, interval: float, timeout: float | None) -> int
                 f"  {totals}  ETA {eta}")
         if tty:
             print(f"\r{line:<100}", end="", file=sys.stderr, flush=True)
-        elif line != last_line[0]:
+        elif totals != last_line[0] or now - last_print[0] >= LOG_EVERY_SECONDS:
+            # Logs (CI, nohup, sbatch) get a line when a subject changes state, else one every
+            # LOG_EVERY_SECONDS, not one per poll.
             print(line, file=sys.stderr, flush=True)
-        last_line[0] = line
+            last_print[0] = now
+        last_line[0] = totals
 
     try:
         st = jobs.wait(job, show, interval=interval, retries=retries, timeout=timeout)
