@@ -6,12 +6,12 @@ inside register() so `import orbitfarm.submitter` works on login nodes without B
 
 
 def register() -> None:
-    from . import registration
+    from .operators import registration
 
     registration.register()
 
 
 def unregister() -> None:
-    from . import registration
+    from .operators import registration
 
     registration.unregister()

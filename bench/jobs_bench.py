@@ -61,10 +61,11 @@ def _final_state(task_id: str, subject: str, failed: bool, now: float) -> dict:
 
 
 def _make_job(path: Path, count: int, out: Path):
-    from orbitfarm.submitter.jobdir import JobDir
-    from orbitfarm.submitter.jobspec import JobSpec
-    from orbitfarm.submitter.plan import make_plan
-    from orbitfarm.submitter.spec import RenderSettings, Subject
+    from orbitfarm.submitter.files.jobdir import JobDir
+    from orbitfarm.submitter.model.jobspec import JobSpec
+    from orbitfarm.submitter.model.plan import make_plan
+    from orbitfarm.submitter.model.settings import RenderSettings
+    from orbitfarm.submitter.model.task import Subject
 
     settings = RenderSettings(frames=360)
     subjects = [Subject(blend=str(path / "inputs" / "subjects" / f"s{i}" / f"s{i}.blend"),
@@ -80,7 +81,7 @@ def _make_job(path: Path, count: int, out: Path):
 def _finish_all(job, failed_every: int = 0, markers: bool = True) -> None:
     """Every task ends (every failed_every-th fails), leaving what the worker's
     TaskStateWriter.finish leaves: the state file, then its marker (same naming code)."""
-    from orbitfarm.submitter.taskstate import final_marker_name, make_marker
+    from orbitfarm.submitter.files.taskstate import final_marker_name, make_marker
 
     now = time.time()
     for i, task_id in enumerate(job.task_ids()):
@@ -93,7 +94,7 @@ def _finish_all(job, failed_every: int = 0, markers: bool = True) -> None:
 def _looks(job_path: Path, check) -> tuple[float, float]:
     """Seconds of `status` on a fresh JobDir: the first look (no cache) and the next one."""
     from orbitfarm.submitter import jobs
-    from orbitfarm.submitter.jobdir import JobDir
+    from orbitfarm.submitter.files.jobdir import JobDir
 
     st, cold = _timed(jobs.status, JobDir(job_path))
     check(st)
@@ -103,7 +104,7 @@ def _looks(job_path: Path, check) -> tuple[float, float]:
 
 
 def bench_status(root: Path, count: int) -> dict[str, float]:
-    from orbitfarm.submitter.plan import load_worker_task
+    from orbitfarm.submitter.model.plan import load_worker_task
 
     failed_every = 100  # 1% of the tasks fail
     n_failed = len(range(0, count, failed_every))
@@ -144,7 +145,7 @@ def bench_status(root: Path, count: int) -> dict[str, float]:
 
 def bench_packing(root: Path, k: int) -> dict[str, float]:
     import subjects as gen
-    from orbitfarm.submitter.pack import pack_subjects
+    from orbitfarm.submitter.jobs.pack import pack_subjects
 
     python = sys.executable
     blends: list[tuple[str, Path]] = []
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         s = bench_status(root / "status", args.tasks)
         print(f"planning {s['tasks']:,} tasks: plan + write job dir "
               f"{s['plan_s'] + s['write_job_s']:.2f} s (plan.json {s['plan_json_mb']:.1f} MB), "
-              f"one task loaded on a worker in {s['load_one_task_s']:.2f} s")
+              f"one task loaded on a worker in {s['load_one_task_s']:.2f} s (target < 1 s: "
+              f"{'OK' if s['load_one_task_s'] < 1.0 else 'SLOW'})")
         print(f"status of {s['tasks']:,} tasks (target < 1 s): first look (cold) / next look (warm)")
         for key, label in (("queued", "all queued"), ("done", "all done"),
                            ("mixed", "1% failed, rest done"),

@@ -16,7 +16,7 @@ import bpy
 
 def main() -> None:
     blend, out, frames, width, height, samples = sys.argv[sys.argv.index("--") + 1:]
-    from orbitfarm.submitter.spec import RenderSettings
+    from orbitfarm.submitter.model.settings import RenderSettings
     from orbitfarm.worker import compat, orbit, render
     from orbitfarm.worker import scene as scene_mod
 

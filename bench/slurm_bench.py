@@ -72,10 +72,11 @@ class _Cluster:
 
 def _held_job(root: Path, count: int):
     """A job directory with `count` one-subject tasks (the subjects are never opened)."""
-    from orbitfarm.submitter.jobdir import JobDir
-    from orbitfarm.submitter.jobspec import JobSpec
-    from orbitfarm.submitter.plan import make_plan
-    from orbitfarm.submitter.spec import RenderSettings, Subject
+    from orbitfarm.submitter.files.jobdir import JobDir
+    from orbitfarm.submitter.model.jobspec import JobSpec
+    from orbitfarm.submitter.model.plan import make_plan
+    from orbitfarm.submitter.model.settings import RenderSettings
+    from orbitfarm.submitter.model.task import Subject
 
     settings = RenderSettings(frames=4, width=48, height=36, samples=2)
     subjects = [Subject(blend=str(root / "in" / f"s{i}.blend"), out=str(root / "out" / f"s{i}"),
@@ -90,8 +91,8 @@ def _held_job(root: Path, count: int):
 
 def bench_submit_poll(count: int, polls: int) -> dict[str, float]:
     """sbatch/squeue calls and seconds for a held job of `count` tasks."""
+    from orbitfarm.submitter.model.states import Phase
     from orbitfarm.submitter.targets import make_target
-    from orbitfarm.submitter.targets.base import PENDING
 
     with tempfile.TemporaryDirectory(prefix="orbitfarm-slurm-bench-") as tmp:
         job, profile = _held_job(Path(tmp), count)
@@ -99,7 +100,7 @@ def bench_submit_poll(count: int, polls: int) -> dict[str, float]:
         calls = target.commands.shell.calls
         max_array = target.max_array_size()
         start = time.perf_counter()
-        target.submit(job, job.task_ids())
+        target.submit(job, dict.fromkeys(job.task_ids(), 1))
         t_submit = time.perf_counter() - start
         sbatch_calls = calls["sbatch"]
         ids = job.task_ids()
@@ -108,7 +109,7 @@ def bench_submit_poll(count: int, polls: int) -> dict[str, float]:
             start = time.perf_counter()
             seen = target.poll(job, ids)
             poll_times.append(time.perf_counter() - start)
-        assert len(seen) == count and all(s.state == PENDING for s in seen.values()), \
+        assert len(seen) == count and all(s.state == Phase.PENDING for s in seen.values()), \
             {s.state for s in seen.values()}
         squeue_calls = calls["squeue"]
         # What one squeue per task would cost, from a sample of single-element queries.
@@ -133,7 +134,7 @@ def bench_submit_poll(count: int, polls: int) -> dict[str, float]:
 
 def _one_job(python: str, scenes: Path, out: Path, target: str, options: dict) -> float:
     from orbitfarm.submitter import jobs
-    from orbitfarm.submitter.spec import RenderSettings
+    from orbitfarm.submitter.model.settings import RenderSettings
 
     settings = RenderSettings(frames=4, width=48, height=36, samples=2, device="cpu")
     request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,

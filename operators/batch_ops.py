@@ -12,7 +12,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, StringProperty
 from bpy.types import Operator, OperatorFileListElement
 
-from ..submitter.subjects import blends_in_folder
+from ..submitter.jobs.subjects import blends_in_folder
 from . import bridge
 from .bridge import OpResult
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import bpy
 
 from .. import __package__ as base_package
-from ..submitter.spec import RenderSettings
+from ..submitter.model.settings import RenderSettings
 
 ONLINE_HINT = (
     "enable Preferences › System › Network › Allow Online Access (or start Blender with "
@@ -55,8 +55,8 @@ class UIError(Exception):
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that are the user's to fix (shown as a message, not a traceback)."""
-    from ..submitter.cli import USER_ERRORS  # includes SettingsError, hence jobs.JobError
-    from ..submitter.pack import PackError
+    from ..submitter.cli.main import USER_ERRORS  # includes SettingsError, hence jobs.JobError
+    from ..submitter.jobs.pack import PackError
 
     # OSError: unreadable/unwritable folders the artist chose.
     return (*USER_ERRORS, UIError, PackError, OSError)
@@ -124,7 +124,7 @@ def project_dir() -> Path | None:
 
 def project_config() -> str | None:
     """The project's orbitfarm.yaml next to the open file, passed on so submit sees it too."""
-    from ..submitter.profiles import PROJECT_FILE
+    from ..submitter.targets.profiles import PROJECT_FILE
 
     folder = project_dir()
     found = folder / PROJECT_FILE if folder else None
@@ -133,14 +133,14 @@ def project_config() -> str | None:
 
 def load_profiles() -> dict[str, dict]:
     """Target profiles exactly as the CLI reads them (targets.yaml + project file)."""
-    from ..submitter import profiles
+    from ..submitter.targets import profiles
 
     return profiles.load_profiles(config=project_config(), cwd=project_dir())
 
 
 def default_profile() -> str:
     """The profile targets.yaml marks as `default:` (else 'local')."""
-    from ..submitter import profiles
+    from ..submitter.targets import profiles
 
     return profiles.default_profile_name(config=project_config(), cwd=project_dir())
 
@@ -259,5 +259,6 @@ def build_request(context: bpy.types.Context, files: list[str], *, blend_path: s
     if profile.get("kind", "local") == "local":
         options.update(local_runtime_options(prefs, profile))
     out = output_root(props, prefs, blend_path or bpy.data.filepath)
+    # The profile is resolved here, once; the submit thread does not look it up again.
     return SubmitRequest(files=list(files), out=out, settings=settings, target=name,
-                         target_options=options, config=project_config())
+                         profile=dict(profile, **options), config=project_config())

@@ -13,6 +13,8 @@ from typing import Any
 import bpy
 import numpy as np
 
+from ..submitter.files import layout
+
 CELL_WIDTH = 160
 MAX_FRAMES = 8
 MAX_SUBJECTS = 8
@@ -30,7 +32,7 @@ _FRAME = re.compile(r"^(\d{4,})\.png$")
 
 def finished_frames(subject_dir: Path, limit: int = MAX_FRAMES) -> list[int]:
     """Up to `limit` frame numbers with an RGB PNG, spread evenly over what exists."""
-    rgb = subject_dir / "rgb"
+    rgb = subject_dir / layout.RGB_DIR
     frames = sorted(int(m.group(1)) for p in (rgb.iterdir() if rgb.is_dir() else [])
                     if (m := _FRAME.match(p.name)))
     if len(frames) <= limit:
@@ -89,11 +91,11 @@ def build_sheet(subject_dirs: list[Path]) -> np.ndarray | None:
             continue
         rgb_row, depth_row = [], []
         for frame in frames:
-            rgb = load_pixels(subject / "rgb" / f"{frame:04d}.png")
+            rgb = load_pixels(layout.rgb_path(subject, frame))
             if cell_h is None:
                 cell_h = max(1, round(CELL_WIDTH * rgb.shape[0] / rgb.shape[1]))
             rgb_row.append(resize_nearest(rgb, CELL_WIDTH, cell_h))
-            exr = subject / "depth" / f"{frame:04d}.exr"
+            exr = layout.depth_path(subject, frame)
             if exr.is_file():
                 depth = load_pixels(exr)[..., 0]
                 color = np.concatenate([colormap_depth(depth), np.ones((*depth.shape, 1),

@@ -175,7 +175,6 @@ def _first_load() -> None:
 
 def start(load_recent: bool = False) -> None:
     """Follow the jobs list live (idempotent); load_recent fills it first (on enable)."""
-    from ..submitter import jobs  # noqa: F401  (import on the main thread, not in the poller)
 
     if load_recent:
         if not bpy.app.timers.is_registered(_first_load):

@@ -18,7 +18,7 @@ ERROR, WARNING = "error", "warning"
 
 
 def _problem(severity: str, subject: str, message: str, hint: str) -> Any:
-    from ..submitter.preflight import Problem
+    from ..submitter.jobs.preflight import Problem
 
     return Problem(severity, subject, message, hint)
 
@@ -121,7 +121,7 @@ class PreflightBase(BackgroundOperator):
         online = not bridge.profile_needs_network(profile) or bpy.app.online_access
 
         def run(progress: ProgressFn, cancel: threading.Event) -> Any:
-            from ..submitter import preflight
+            from ..submitter.jobs import preflight
 
             progress("Checking files…", 0.1)
             report = preflight.check(files)

@@ -26,14 +26,14 @@ targets:
 
 
 def profiles_file() -> Path:
-    from ..submitter.profiles import user_config_file
+    from ..submitter.targets.profiles import user_config_file
 
     return user_config_file()
 
 
 def validate_text(text: str) -> None:
     """Raise the CLI's own error when this YAML would not load as target profiles."""
-    from ..submitter import profiles
+    from ..submitter.targets import profiles
 
     with tempfile.TemporaryDirectory(prefix="orbitfarm-profiles-") as tmp:
         probe = Path(tmp) / "targets.yaml"
@@ -81,7 +81,7 @@ class ORBITFARM_OT_save_profiles(Operator):
         return TEXT_NAME in bpy.data.texts
 
     def execute(self, context: bpy.types.Context) -> OpResult:
-        from ..submitter.atomic import atomic_write_text
+        from ..submitter.files.atomic import atomic_write_text
 
         text = bpy.data.texts[TEXT_NAME].as_string()
         try:
@@ -104,7 +104,7 @@ class ORBITFARM_OT_reset_settings(Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context: bpy.types.Context) -> OpResult:
-        from ..submitter.spec import RenderSettings
+        from ..submitter.model.settings import RenderSettings
 
         bridge.props_from_settings(bridge.scene_settings(context), RenderSettings())
         return {"FINISHED"}

@@ -41,12 +41,15 @@ class Outcome:
 def submit_work(request: Any) -> Any:
     """The thread side: preflight (shown in the panel), then jobs.submit (no bpy)."""
     def run(progress: ProgressFn, cancel: threading.Event) -> Outcome:
-        from ..submitter import jobs, preflight
+        from ..submitter import jobs
+        from ..submitter.jobs import preflight
 
         progress("Preflight…", 0.0)
         report = preflight.check(list(request.files))
         if not report.ok and not request.allow_missing:
             return Outcome(None, report.problems)
+        # The report goes along: submit traces each .blend once, here, not again.
+        request.preflight = report
         return Outcome(jobs.submit(request, progress=progress, cancel=cancel), report.problems)
 
     return run

@@ -11,8 +11,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Importing bpy writes under ~/.config/blender; workers inherit this environment too.
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="orbitfarm-blender-user-"))
+# Importing bpy writes under ~/.config/blender; workers inherit this environment too. The folder
+# is removed when the test session ends (TemporaryDirectory's finalizer).
+if "BLENDER_USER_RESOURCES" not in os.environ:
+    _USER_RESOURCES = tempfile.TemporaryDirectory(prefix="orbitfarm-blender-user-")
+    os.environ["BLENDER_USER_RESOURCES"] = _USER_RESOURCES.name
 
 
 @pytest.fixture(scope="session")

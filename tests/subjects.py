@@ -332,10 +332,17 @@ os._exit(0)
 '''
 
 
+_USER_RESOURCES: list[tempfile.TemporaryDirectory] = []  # one, made on first need
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    # Importing bpy writes under ~/.config/blender unless told otherwise.
-    env.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="orbitfarm-subjects-"))
+    # Importing bpy writes under ~/.config/blender unless told otherwise; the folder made here
+    # is removed when this process ends (TemporaryDirectory's finalizer).
+    if "BLENDER_USER_RESOURCES" not in env:
+        if not _USER_RESOURCES:
+            _USER_RESOURCES.append(tempfile.TemporaryDirectory(prefix="orbitfarm-subjects-"))
+        env["BLENDER_USER_RESOURCES"] = _USER_RESOURCES[0].name
     return env
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..submitter.imageio import ImageFormatError, read_exr, read_png, verify_png
+from ..submitter.files.imageio import ImageFormatError, read_exr, read_png, verify_png
 from . import orbit
 from .results import NO_HIT_DEPTH
 

@@ -6,9 +6,10 @@ Runs inside Blender. On a node (Blender binary) the exact command line is
         --python-expr "<boot>" -- CODE_DIR --task TASK.json
 
 and through the bpy wheel `python -c "<boot>" -- CODE_DIR --task TASK.json`, where <boot> (see
-submitter/launch.py) imports orbitfarm from CODE_DIR and calls entry(). `--plan FILE --index N`
-reads task N of a job plan instead. Exit code: 0 every subject rendered or skipped, 1 any
-failed, 2 the task file is unusable.
+submitter/launch/runtime.py) imports orbitfarm from CODE_DIR and calls entry(). `--plan FILE
+--index-env VAR --index-offset K` reads task $VAR + K of a job plan instead (the target sets VAR,
+e.g. SLURM_ARRAY_TASK_ID); `--plan FILE --index N` names the task directly. Exit codes:
+submitter/model/states.py WorkerExit.
 """
 
 from __future__ import annotations
@@ -20,24 +21,37 @@ import threading
 import traceback
 from typing import Any, NoReturn
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_TASK = 0, 1, 2
+from ..submitter.model.states import TaskState, WorkerExit
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_TASK = WorkerExit.OK, WorkerExit.FAILED, WorkerExit.BAD_TASK
 
 
 def _load_task(argv: list[str]) -> Any:
-    from ..submitter.spec import WorkerTask
+    from ..submitter.model.task import WorkerTask
 
     parser = argparse.ArgumentParser(prog="orbitfarm-worker")
     parser.add_argument("--task", help="WorkerTask JSON file")
-    parser.add_argument("--plan", help="job plan file (with --index)")
+    parser.add_argument("--plan", help="job plan file (with --index or --index-env)")
     parser.add_argument("--index", type=int, help="task index within --plan")
+    parser.add_argument("--index-env", metavar="VAR",
+                        help="environment variable the target set to the task's array index")
+    parser.add_argument("--index-offset", type=int, default=0, metavar="K",
+                        help="added to $VAR: the plan index of the array's element 0")
     args = parser.parse_args(argv)
     if args.task:
         return WorkerTask.read(args.task)
-    if args.plan is not None and args.index is not None:
-        from ..submitter.plan import load_worker_task
+    index = args.index
+    if index is None and args.index_env:
+        value = os.environ.get(args.index_env, "")
+        if not value.isdigit():
+            raise ValueError(f"${args.index_env} should hold this task's array index, "
+                             f"got {value!r}")
+        index = int(value) + args.index_offset
+    if args.plan is not None and index is not None:
+        from ..submitter.model.plan import load_worker_task
 
-        return load_worker_task(args.plan, args.index)
-    parser.error("give --task FILE or --plan FILE --index N")
+        return load_worker_task(args.plan, index)
+    parser.error("give --task FILE, or --plan FILE with --index N or --index-env VAR")
 
 
 class Watchdog:
@@ -68,7 +82,7 @@ class Watchdog:
             self.on_timeout(subject)
         finally:
             sys.stdout.flush()
-            os._exit(EXIT_FAILED)
+            os._exit(int(EXIT_FAILED))
 
 
 def run(argv: list[str]) -> int:
@@ -82,7 +96,7 @@ def run(argv: list[str]) -> int:
               flush=True)
         return EXIT_BAD_TASK
 
-    from ..submitter.taskstate import TaskStateWriter, final_state_for
+    from ..submitter.files.taskstate import TaskStateWriter, final_state_for
     from .pipeline import log, render_subject
 
     writer = TaskStateWriter(task.state_file, task.task_id) if task.state_file else None
@@ -94,14 +108,14 @@ def run(argv: list[str]) -> int:
             writer.subject(name, **fields)
 
     def timed_out(subject: Any) -> None:
-        from ..submitter.subjectresult import mark_failed
+        from ..submitter.files.result import mark_failed
 
         reason = f"timed out after {task.subject_timeout:g} s (subject timeout); process ended"
         log(f"subject {subject.name}: FAILED: {reason}")
         mark_failed(subject.out, reason, subject=subject.name, blend=subject.blend)
         if writer:
             writer.subject(subject.name, status="failed", reason=reason)
-            writer.finish("failed", EXIT_FAILED, f"{subject.name}: {reason}")
+            writer.finish(TaskState.FAILED, EXIT_FAILED, f"{subject.name}: {reason}")
 
     watchdog = Watchdog(task.subject_timeout, timed_out)
     statuses: list[str] = []
@@ -121,7 +135,7 @@ def run(argv: list[str]) -> int:
 
 def entry(argv: list[str]) -> NoReturn:
     """Run the worker and end with os._exit (Blender can crash or hang at normal exit)."""
-    code = EXIT_FAILED
+    code: int = EXIT_FAILED
     try:
         code = run(list(argv))
     except BaseException:
@@ -130,4 +144,4 @@ def entry(argv: list[str]) -> NoReturn:
         # After a Python driver ran, normal interpreter exit segfaults (4.2) or hangs (4.5).
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        os._exit(int(code))

@@ -13,19 +13,14 @@ from typing import Any
 
 import bpy
 
-from ..submitter.spec import RenderSettings, Subject, WorkerTask
+from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
+from ..submitter.model.settings import RenderSettings
+from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
 from .checks import check_frame, subject_in_view
 from .gpu import DeviceError
 from .render import render_frame, setup
-from .results import (
-    NO_HIT_DEPTH,
-    depth_path,
-    frame_name,
-    rgb_path,
-    update_result,
-    write_transforms,
-)
+from .results import NO_HIT_DEPTH, depth_path, frame_name, rgb_path, update_result, write_transforms
 from .scene import SubjectError, center_subject, detect_animation, load_blend, world_bbox
 
 Progress = Callable[..., None]
@@ -64,7 +59,7 @@ def _claim_settings(task: WorkerTask, subject: Subject) -> None:
 
     def change(data: dict[str, Any]) -> None:
         if data.get("settings_hash") != base["settings_hash"]:
-            stale = [p for folder, pattern in (("rgb", "[0-9]*.png"), ("depth", "[0-9]*.exr"))
+            stale = [p for folder, pattern in ((RGB_DIR, "[0-9]*.png"), (DEPTH_DIR, "[0-9]*.exr"))
                      for p in (Path(subject.out) / folder).glob(pattern)]
             if stale and not task.force:
                 raise OtherSettingsError(

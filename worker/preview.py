@@ -12,7 +12,7 @@ from typing import Any
 import bpy
 from mathutils import Matrix
 
-from ..submitter.spec import RenderSettings
+from ..submitter.model.settings import RenderSettings
 from . import orbit
 from .render import camera_intrinsics
 from .scene import world_bbox

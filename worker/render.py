@@ -21,7 +21,7 @@ from typing import Any
 import bpy
 from mathutils import Matrix
 
-from ..submitter.spec import RenderSettings
+from ..submitter.model.settings import RenderSettings
 from . import compat, orbit
 from .gpu import configure_cycles_device
 from .results import NO_HIT_DEPTH

@@ -1,7 +1,11 @@
 """Targets: where tasks run (local, SLURM, ...). A registry of kinds, imported lazily.
 
-Each kind maps to "module:Class" inside this package and is imported only when used, so a
-missing or broken target module breaks only its own kind.
+One sub-package per engine (local/, slurm/; a new scheduler or cloud service is a new one)
+behind the interface in base.py; shared helpers beside it: arrays.py (array splitting),
+pathmap.py (path mapping), remote.py (commands over ssh, shell quoting), options.py (each kind's
+`submit` options), profiles.py (targets.yaml). Each kind maps to "module:Class" inside this
+package and is imported only when used, so a missing or broken target module breaks only its
+own kind. May import model/, files/ and launch/; never jobs/ or cli/.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from typing import Any
 from .base import Target, TargetError
 
 TARGET_KINDS: dict[str, str] = {
-    "local": ".local:LocalTarget",
-    "slurm": ".slurm:SlurmTarget",
+    "local": ".local.target:LocalTarget",
+    "slurm": ".slurm.target:SlurmTarget",
 }
 
 

@@ -1,42 +1,54 @@
 """The Target interface: where a job's tasks run (local processes, SLURM, Kubernetes, ...).
 
-A target only starts, observes and stops tasks. It never decides what a task renders (that is
-the plan in the job directory) nor what "done" means (that is the task state the worker writes).
-Everything a target learns about a submission it records in the job directory, so any later
-`orbitfarm status` from any process can poll it again.
+A target only stages, starts, observes and stops tasks. It never decides what a task renders
+(that is the plan in the job directory) nor what "done" means (that is the task state the
+worker writes). Everything a target learns about a submission it records in the job directory,
+so any later `orbitfarm status` from any process can poll it again.
+
+A new engine is a new sub-package here with a Target subclass registered in TARGET_KINDS
+(targets/__init__.py); it declares its own `submit` options (cli_options) and profile keys,
+names the environment variable that carries a task's array index (index_variable), and
+moves files in stage_in / stage_out when its nodes do not share the job directory.
 """
 
 from __future__ import annotations
 
-import argparse
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..model.states import EndReason, Phase
+
 if TYPE_CHECKING:
-    from ..jobdir import JobDir
+    from ..files.jobdir import JobDir
 
 
 class TargetError(RuntimeError):
     """A target cannot do what was asked (unreachable, misconfigured); message says what to do."""
 
 
-# What the scheduler says about one task, independent of what the worker wrote.
-PENDING = "pending"  # accepted, waiting for resources
-RUNNING = "running"  # started by the scheduler
-ENDED = "ended"  # the scheduler no longer runs it (see exit_code / reason)
-UNKNOWN = "unknown"  # never submitted, or forgotten by the scheduler
-
-
 @dataclass
 class SchedulerState:
     """One task as the scheduler sees it."""
 
-    state: str
+    state: Phase
     exit_code: int | None = None
     reason: str = ""  # e.g. "TIMEOUT: time limit 00:01:00 reached", "killed by signal 9"
     native_id: str = ""  # e.g. SLURM "1234_7", a local PID
+    end: EndReason | None = None  # why an ended task ended (None while it has not)
+
+
+@dataclass(frozen=True)
+class TargetOption:
+    """One `orbitfarm submit` option a target kind declares; it sets the profile key `key`."""
+
+    flags: tuple[str, ...]
+    key: str
+    help: str
+    type: Any = str
+    metavar: str | None = None
+    append: bool = False  # repeatable; adds to the profile's list instead of replacing it
 
 
 @dataclass
@@ -44,22 +56,34 @@ class Target(ABC):
     """A place that runs tasks. Subclasses are built from a profile dict (targets.yaml)."""
 
     kind: ClassVar[str] = ""
-    profile: dict[str, Any]
+    # The environment variable this target sets to a task's array index on the node; the
+    # launch line names it and the worker reads its task from it (plus the array's offset).
+    index_variable: ClassVar[str] = ""
+    profile: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def add_cli_options(cls, parser: argparse.ArgumentParser) -> None:
-        """Target-specific `orbitfarm submit` options (they override the profile's values)."""
+    def cli_options(cls) -> list[TargetOption]:
+        """This kind's own `orbitfarm submit` options (they override the profile's values)."""
+        return []
+
+    @classmethod
+    def profile_with_options(cls, profile: dict[str, Any],
+                             values: dict[str, Any]) -> dict[str, Any]:
+        """A copy of the profile with this kind's given option values (by profile key) merged
+        in and checked; None means "not given"."""
+        merged = dict(profile)
+        appended = {o.key for o in cls.cli_options() if o.append}
+        for key, value in values.items():
+            if value is None or (key in appended and not value):
+                continue
+            merged[key] = (list(merged.get(key) or []) + list(value)) if key in appended else value
+        cls.check_profile(merged)
+        return merged
+
+    @classmethod
+    def check_profile(cls, profile: dict[str, Any]) -> None:
+        """Raise TargetError for a profile this kind cannot use (before anything is packed)."""
         return None
-
-    @classmethod
-    def profile_from_args(cls, profile: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-        """Merge CLI options given for this target into a copy of the profile."""
-        return dict(profile)
-
-    @classmethod
-    def escalate(cls, profile: dict[str, Any], attempt: int) -> dict[str, Any]:
-        """Profile for retry `attempt` (2, 3, ...) of `wait --retry`; default: unchanged."""
-        return profile
 
     def extra_logs(self, job: JobDir, task_id: str) -> list[Path]:
         """Files the scheduler itself wrote about a task (e.g. "cancelled: time limit")."""
@@ -73,9 +97,23 @@ class Target(ABC):
         """Raise TargetError if the target cannot accept work now (e.g. cluster unreachable)."""
         return None
 
+    def stage_in(self, job: JobDir) -> None:
+        """Make the job's inputs and code (inputs/, code/, plan.json) visible to the nodes.
+
+        A no-op where nodes share the job directory (local, SLURM on a shared filesystem); a
+        target without shared storage uploads them here, before submit()."""
+        return None
+
+    def stage_out(self, job: JobDir, task_ids: list[str]) -> None:
+        """Bring these tasks' outputs and state files (tasks/, logs/, result folders) back.
+
+        Called before `status` reads task states; a no-op with shared storage."""
+        return None
+
     @abstractmethod
-    def submit(self, job: JobDir, task_ids: list[str]) -> None:
-        """Start these tasks; record whatever poll/cancel need in the job directory."""
+    def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
+        """Start these tasks (task id -> which attempt this is: 1, 2, ...); record whatever
+        poll/cancel need in the job directory."""
 
     @abstractmethod
     def poll(self, job: JobDir, task_ids: list[str]) -> dict[str, SchedulerState]:

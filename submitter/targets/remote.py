@@ -1,9 +1,8 @@
-"""Where SLURM commands run: on this machine, or on a login node through the user's own ssh.
+"""Where a scheduler's commands run: on this machine, or on a login node through the user's ssh.
 
 `ssh` uses the user's ssh config, keys and agent; orbitfarm never stores or asks for a password
 (BatchMode=yes makes ssh fail instead of prompting). Every argument that reaches the remote shell
-is quoted with shlex. When the job directory is mounted at another path on the cluster,
-PathMap translates between the two views.
+is quoted with shlex (shell_line). Shared by every target that drives command-line tools.
 """
 
 from __future__ import annotations
@@ -13,12 +12,17 @@ import shlex
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 from .base import TargetError
 
 DEFAULT_TIMEOUT = 120.0
+
+
+def shell_line(argv: list[str], cwd: str | None = None) -> str:
+    """argv as one shell-safe line (every word quoted), run in `cwd` when given."""
+    command = shlex.join(argv)
+    return f"cd {shlex.quote(cwd)} && {command}" if cwd else command
 
 
 @dataclass
@@ -69,9 +73,7 @@ class SshShell(Shell):
 
     def ssh_argv(self, argv: list[str], cwd: str | None = None) -> list[str]:
         """The local ssh argv whose remote shell runs argv in cwd (pure; tested as text)."""
-        command = shlex.join(argv)
-        if cwd:
-            command = f"cd {shlex.quote(cwd)} && {command}"
+        command = shell_line(argv, cwd)
         # BatchMode: fail rather than prompt for a password; the user's keys/agent do the work.
         return [*self.ssh, "-o", "BatchMode=yes", "--", self.host, command]
 
@@ -88,52 +90,6 @@ class SshShell(Shell):
             raise TargetError(f"cannot reach {self.host} with ssh ({proc.stderr.strip()[-200:]}); "
                               f"check `ssh {self.host}` works without a password prompt")
         return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-@dataclass(frozen=True)
-class PathMap:
-    """Local <-> cluster path prefixes, e.g. /Volumes/proj <-> /gpfs/proj (first match wins)."""
-
-    pairs: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def from_profile(cls, entries: Any) -> PathMap:
-        """From the profile's `path_map: [{local: ..., remote: ...}, ...]`."""
-        if not entries:
-            return cls()
-        if not isinstance(entries, list):
-            raise TargetError("path_map must be a list of {local: PATH, remote: PATH} entries")
-        pairs = []
-        for entry in entries:
-            if not isinstance(entry, dict) or not entry.get("local") or not entry.get("remote"):
-                raise TargetError(f"path_map entry {entry!r} needs both 'local' and 'remote'")
-            pairs.append((_clean(str(entry["local"])), _clean(str(entry["remote"]))))
-        return cls(tuple(pairs))
-
-    def to_remote(self, path: str | os.PathLike[str]) -> str:
-        """The cluster's name for a local path (unchanged when no prefix matches)."""
-        return _swap(str(path), [(a, b) for a, b in self.pairs])
-
-    def to_local(self, path: str | os.PathLike[str]) -> str:
-        """This machine's name for a cluster path (unchanged when no prefix matches)."""
-        return _swap(str(path), [(b, a) for a, b in self.pairs])
-
-    def __bool__(self) -> bool:
-        return bool(self.pairs)
-
-
-def _clean(path: str) -> str:
-    return str(PurePosixPath(path)) if path != "/" else "/"
-
-
-def _swap(path: str, pairs: list[tuple[str, str]]) -> str:
-    for old, new in pairs:
-        if path == old:
-            return new
-        prefix = old.rstrip("/") + "/"
-        if path.startswith(prefix):
-            return new.rstrip("/") + "/" + path[len(prefix):]
-    return path
 
 
 def make_shell(profile: dict[str, Any]) -> Shell:

@@ -1,17 +1,19 @@
-"""Extension tests: build the zip once, then run each Blender-side scenario in a fresh process.
+"""Extension tests: build the zip once, then run each test's Blender side in a fresh process.
 
-Every scenario (tests/extension/scenarios.py) installs the built zip with
-bpy.ops.extensions.package_install_files into its own BLENDER_USER_RESOURCES, so no test can
-leak registered classes, scene state or preferences into another.
+Each test's Blender-side function (beside it in its test file) installs the built zip with
+bpy.ops.extensions.package_install_files into its own BLENDER_USER_RESOURCES (in_blender.py),
+so no test can leak registered classes, scene state or preferences into another.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-SCENARIOS = HERE / "scenarios.py"
-sys.path.insert(0, str(HERE.parent))  # tests/ for subjects.py
+IN_BLENDER = HERE / "in_blender.py"
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # in_blender.py; tests/ for subjects.py
 
 
 def _load_builder() -> Any:
@@ -44,7 +46,8 @@ def built_zip(tmp_path_factory: pytest.TempPathFactory, builder: Any) -> Path:
 
 
 class ScenarioRunner:
-    """Runs one scenario function in a fresh bpy process with private user/config/state dirs."""
+    """Runs a test's Blender-side function in a fresh bpy process with private user/config/state
+    dirs."""
 
     def __init__(self, zip_path: Path, root: Path) -> None:
         self.zip_path = zip_path
@@ -57,9 +60,13 @@ class ScenarioRunner:
             self.env[var] = str(folder)
         self.env["PYTHONUNBUFFERED"] = "1"
 
-    def __call__(self, name: str, process_timeout: float = 300, **args: Any) -> dict[str, Any]:
-        """Run scenario `name`; fail with its output unless it exits 0; return its JSON result."""
-        cmd = [sys.executable, str(SCENARIOS), str(self.zip_path), name, json.dumps(args)]
+    def __call__(self, function: Callable[[dict[str, Any]], Any], process_timeout: float = 300,
+                 **args: Any) -> dict[str, Any]:
+        """Run `function` (defined in a test file) in Blender; fail with its output unless it
+        exits 0; return its result."""
+        name = function.__name__
+        cmd = [sys.executable, str(IN_BLENDER), str(self.zip_path),
+               inspect.getfile(function), name, json.dumps(args)]
         try:
             done = subprocess.run(cmd, env=self.env, cwd=self.root, capture_output=True,
                                   text=True, timeout=process_timeout)

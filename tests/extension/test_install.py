@@ -2,15 +2,80 @@
 
 from __future__ import annotations
 
+import sys
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import pytest
+from in_blender import MODULE, bpy, disable, enable, ext, install, registered_names
 
 
 @pytest.mark.compat
 def test_zip_installs_and_registers_twice(scenario):
-    result = scenario("install_cycle", process_timeout=180)
+    result = scenario(install_cycle, process_timeout=180)
     assert result["classes"] > 20
+
+
+# Blender side (runs in a fresh bpy process, see in_blender.py)
+
+def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
+    """Install from the zip, enable, disable, enable again (twice); nothing leaks."""
+    module = install(args["zip"])
+    first = registered_names()
+    assert {"ORBITFARM_OT_submit", "ORBITFARM_PT_orbit", "ORBITFARM_PT_orbit_view3d",
+            "ORBITFARM_UL_batch_files", "ORBITFARM_UL_jobs"} <= first, sorted(first)
+    assert bpy.ops.orbitfarm.submit.get_rna_type() is not None
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    assert prefs is not None and type(prefs).bl_idname == MODULE, type(prefs).bl_idname
+    assert hasattr(prefs, "output_root") and hasattr(prefs, "blender_executable")
+
+    # Bundled wheels were installed into the extensions' site-packages and are importable there.
+    site = Path(bpy.utils.user_resource("EXTENSIONS")) / ".local" / "lib"
+    site_packages = next(site.glob("python3*/site-packages"))
+    assert (site_packages / "yaml" / "__init__.py").is_file(), list(site_packages.iterdir())
+    assert (site_packages / "blender_asset_tracer" / "__init__.py").is_file()
+    import blender_asset_tracer
+    import yaml
+
+    assert yaml.safe_load("a: 1") == {"a": 1}
+    assert blender_asset_tracer.__file__
+
+    # Defaults: scene properties -> RenderSettings equal the CLI's defaults exactly.
+    bridge = ext("operators.bridge")
+    spec = ext("submitter.model.settings")
+    from_props = bridge.settings_from_props(bpy.context.scene.orbitfarm)
+    assert from_props.to_dict() == spec.RenderSettings().to_dict(), from_props
+    # Every field survives scene properties both ways (non-default values).
+    custom = spec.RenderSettings(frames=24, frame_range="1-10x3,20", width=320, height=200,
+                                 radius=7.25, elevation=-12.5, engine="eevee", samples=8,
+                                 device="cpu", rgb=False, depth=True, poses=False,
+                                 transparent=True, margin=1.3).validate()
+    props = bpy.context.scene.orbitfarm
+    bridge.props_from_settings(props, custom)
+    assert bridge.settings_from_props(props).to_dict() == custom.to_dict()
+    assert bpy.ops.orbitfarm.reset_settings() == {"FINISHED"}
+    assert bridge.settings_from_props(props).to_dict() == spec.RenderSettings().to_dict()
+
+    # Relative imports only: nothing imported the source checkout's `orbitfarm`.
+    assert sys.modules.get("orbitfarm") is None
+    loaded = sorted(m for m in sys.modules if m.startswith(MODULE))
+    assert f"{MODULE}.operators.registration" in loaded
+
+    for _ in range(2):
+        monitor = ext("operators.monitor")
+        assert bpy.app.timers.is_registered(monitor._first_load)  # loads recent jobs on enable
+        disable()
+        assert not bpy.app.timers.is_registered(monitor._first_load)
+        assert not bpy.app.timers.is_registered(monitor.tick)
+        assert not registered_names(), registered_names()
+        assert not hasattr(bpy.types.Scene, "orbitfarm")
+        assert not hasattr(bpy.types.WindowManager, "orbitfarm")
+        enable()
+        assert registered_names() == first
+        assert bpy.context.scene.orbitfarm.frames == spec.RenderSettings().frames
+    assert module.__file__
+    return {"version": bpy.app.version_string, "classes": len(first), "modules": len(loaded)}
 
 
 def test_zip_holds_the_extension_only(built_zip):
@@ -24,6 +89,7 @@ def test_zip_holds_the_extension_only(built_zip):
     assert any(n.startswith("wheels/blender_asset_tracer-") for n in names)
     leaked = [n for n in names if n.split("/")[0] in {"tests", "bench", "tools", ".ci", ".git"}
               or n.startswith(".venv") or n.endswith((".pyc", "Makefile", "pyproject.toml"))
+              or n == "setup.py"
               or ".egg-info" in n]
     assert not leaked, leaked
 

@@ -17,9 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests: subjects.
 import scenes  # noqa: E402
 import subjects  # noqa: E402
 from orbitfarm.submitter import jobs  # noqa: E402
-from orbitfarm.submitter.imageio import read_exr, read_png  # noqa: E402
-from orbitfarm.submitter.jobdir import JobDir  # noqa: E402
-from orbitfarm.submitter.spec import RenderSettings  # noqa: E402
+from orbitfarm.submitter.files.imageio import read_exr, read_png  # noqa: E402
+from orbitfarm.submitter.files.jobdir import JobDir  # noqa: E402
+from orbitfarm.submitter.jobs import job_status as jobs_status  # noqa: E402
+from orbitfarm.submitter.model.settings import RenderSettings  # noqa: E402
 
 pytestmark = pytest.mark.render
 
@@ -258,7 +259,7 @@ def test_runner_killed_makes_tasks_lost_and_retry_completes_them(tmp_path, bpy_p
     os.killpg(runner, signal.SIGKILL)  # the machine "reboots": runner and worker vanish
     time.sleep(0.5)
     # A heartbeat goes stale after STALE_AFTER_SECONDS (30 s); do not wait that long here.
-    monkeypatch.setattr(jobs, "STALE_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(jobs_status, "STALE_AFTER_SECONDS", 0.0)
     st = jobs.status(job)
     states = {t: job.read_state(t) for t in (first, second)}
     assert states[first]["state"] == "lost" and "are gone" in states[first]["reason"]
@@ -291,7 +292,7 @@ os._exit(0)
 
 
 def test_image_sequences_are_packed_whole_and_kept_apart(tmp_path, bpy_python):
-    from orbitfarm.submitter.pack import pack_subjects
+    from orbitfarm.submitter.jobs.pack import pack_subjects
 
     # Two sequences whose first frames are identical but whose other frames differ.
     for folder, salt in (("one", 0), ("two", 1)):
@@ -327,7 +328,7 @@ os._exit(0)
 
 
 def test_preflight_warns_about_absolute_paths_outside_the_project(tmp_path, bpy_python):
-    from orbitfarm.submitter import preflight
+    from orbitfarm.submitter.jobs import preflight
 
     blend, texture = tmp_path / "project" / "a.blend", tmp_path / "elsewhere" / "t.png"
     blend.parent.mkdir()

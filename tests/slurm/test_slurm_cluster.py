@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from orbitfarm.submitter import jobs
-from orbitfarm.submitter.imageio import read_exr, read_png
-from orbitfarm.submitter.jobdir import JobDir
-from orbitfarm.submitter.spec import RenderSettings
+from orbitfarm.submitter.files.imageio import read_exr, read_png
+from orbitfarm.submitter.files.jobdir import JobDir
+from orbitfarm.submitter.model.settings import RenderSettings
+from orbitfarm.submitter.model.states import EndReason, Phase
 from orbitfarm.submitter.targets import make_target
-from orbitfarm.submitter.targets.base import ENDED, PENDING, RUNNING
-from orbitfarm.submitter.targets.slurm_rest import RestClient
+from orbitfarm.submitter.targets.slurm.rest import RestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import subjects  # noqa: E402  (tests/subjects.py)
@@ -147,14 +147,15 @@ def test_killed_and_timed_out_tasks_are_reported_and_retried(slurm_cluster, bpy_
     deadline = time.monotonic() + 150
     while True:
         seen = target.poll(job, job.task_ids())
-        if all(s.state == ENDED for s in seen.values()):
+        if all(s.state == Phase.ENDED for s in seen.values()):
             break
-        assert all(s.state in (PENDING, RUNNING, ENDED) for s in seen.values()), seen
+        assert all(s.state in (Phase.PENDING, Phase.RUNNING, Phase.ENDED) for s in seen.values()), seen
         assert time.monotonic() < deadline, seen
         time.sleep(1)
     assert seen["t00000"].reason.startswith("COMPLETED") and seen["t00000"].exit_code == 0
     assert seen["t00001"].reason.startswith("CANCELLED"), seen["t00001"]
     assert seen["t00002"].reason.startswith("TIMEOUT"), seen["t00002"]
+    assert (seen["t00001"].end, seen["t00002"].end) == (EndReason.CANCELLED, EndReason.TIMEOUT)
     assert {s.native_id for s in seen.values()} == {f"{seen['t00000'].native_id[:-2]}_{i}"
                                                      for i in range(3)}
     # `orbitfarm logs` adds SLURM's own word on why it ended the task.
@@ -167,7 +168,8 @@ def test_killed_and_timed_out_tasks_are_reported_and_retried(slurm_cluster, bpy_
     status = jobs.status(job)
     states = job.read_states()
     assert states["t00000"]["state"] == "done"
-    assert states["t00001"]["state"] == "failed" and "CANCELLED" in states["t00001"]["reason"]
+    # An scancel is a cancellation (typed end reason), with SLURM's own words as the reason.
+    assert states["t00001"]["state"] == "cancelled" and "CANCELLED" in states["t00001"]["reason"]
     assert states["t00002"]["state"] == "failed" and "TIMEOUT" in states["t00002"]["reason"]
     assert sorted(status.retryable) == ["t00001", "t00002"]
     blue_before = {p.name: p.stat().st_mtime_ns
@@ -197,7 +199,7 @@ def test_killed_and_timed_out_tasks_are_reported_and_retried(slurm_cluster, bpy_
         assert time.monotonic() < deadline, "slurmctld never purged the finished array"
         time.sleep(1)
     seen = target.poll(job, ["t00000"])["t00000"]
-    assert (seen.state, seen.exit_code, seen.native_id) == (ENDED, 0, f"{first}_0")
+    assert (seen.state, seen.exit_code, seen.native_id) == (Phase.ENDED, 0, f"{first}_0")
     assert seen.reason.startswith("COMPLETED")
     assert "JobState=TIMEOUT" in slurm_cluster.jobcomp()
 
@@ -223,12 +225,12 @@ def test_rest_submit_status_cancel(slurm_cluster, bpy_python, tmp_path):
     second = _submit(bpy_python, scenes, tmp_path / "out2", rest=rest, setup=["sleep 600"])
     target = make_target(second.spec.target)
     deadline = time.monotonic() + 60
-    while target.poll(second, ["t00000"])["t00000"].state != RUNNING:
+    while target.poll(second, ["t00000"])["t00000"].state != Phase.RUNNING:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     target.cancel(second, None)
     deadline = time.monotonic() + 60
-    while (seen := target.poll(second, ["t00000"])["t00000"]).state != ENDED:
+    while (seen := target.poll(second, ["t00000"])["t00000"]).state != Phase.ENDED:
         assert time.monotonic() < deadline, seen
         time.sleep(0.2)
     assert seen.reason.startswith("CANCELLED")

@@ -12,28 +12,30 @@ import sys
 from pathlib import Path
 
 import pytest
-from orbitfarm.submitter.launch import Runtime
+from orbitfarm.submitter.launch.runtime import Runtime
+from orbitfarm.submitter.model.states import EndReason, Phase
 from orbitfarm.submitter.targets import make_target
-from orbitfarm.submitter.targets.base import ENDED, PENDING, RUNNING, TargetError
-from orbitfarm.submitter.targets.remote import PathMap, SshShell, make_shell
-from orbitfarm.submitter.targets.slurm import SlurmTarget
-from orbitfarm.submitter.targets.slurm_commands import (
+from orbitfarm.submitter.targets.arrays import ArrayChunk, split_arrays
+from orbitfarm.submitter.targets.base import TargetError
+from orbitfarm.submitter.targets.options import add_target_options, target_option_values
+from orbitfarm.submitter.targets.pathmap import PathMap
+from orbitfarm.submitter.targets.remote import SshShell, make_shell
+from orbitfarm.submitter.targets.slurm.commands import (
     expand_array_id,
     parse_config_value,
     parse_records,
     parse_sbatch_id,
     parse_squeue,
 )
-from orbitfarm.submitter.targets.slurm_rest import element_from_rest, job_fields
-from orbitfarm.submitter.targets.slurm_script import (
-    ArrayChunk,
+from orbitfarm.submitter.targets.slurm.rest import element_from_rest, job_fields
+from orbitfarm.submitter.targets.slurm.script import (
     ScriptError,
     SlurmOptions,
     build_script,
     job_name,
-    split_arrays,
 )
-from orbitfarm.submitter.targets.slurm_units import (
+from orbitfarm.submitter.targets.slurm.target import SlurmTarget
+from orbitfarm.submitter.targets.slurm.units import (
     UnitError,
     format_time,
     parse_mem,
@@ -49,7 +51,7 @@ def _script(job_dir: str = "/jobs/j1", runtime: Runtime | None = None, **options
     return build_script(
         name=job_name("20260101-000000-abcd"), job_dir=job_dir, plan_file=f"{job_dir}/plan.json",
         code_dir=f"{job_dir}/code/orbitfarm", runtime=runtime or Runtime("blender", "blender"),
-        chunk=ArrayChunk(offset=1000, indices=[0, 1, 2, 5]), id_width=5,
+        chunk=ArrayChunk(offset=1000, indices=[0, 1, 2, 5]), task_id_digits=5,
         options=SlurmOptions.from_profile(options))
 
 
@@ -69,7 +71,8 @@ def test_script_defaults_and_layout():
     assert "INDEX=$((SLURM_ARRAY_TASK_ID + 1000))" in lines
     worker = lines[-1]
     assert worker.startswith("exec blender -b --factory-startup --disable-autoexec ")
-    assert worker.endswith('-- /jobs/j1/code/orbitfarm --plan /jobs/j1/plan.json --index "$INDEX"')
+    assert worker.endswith("-- /jobs/j1/code/orbitfarm --plan /jobs/j1/plan.json "
+                           "--index-env SLURM_ARRAY_TASK_ID --index-offset 1000")
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
 
 
@@ -122,8 +125,19 @@ def test_hostile_paths_reach_the_worker_unchanged(tmp_path):
 
     argv = json.loads(log.split("ARGV", 1)[1])
     assert argv[argv.index("--") + 1:] == [
-        f"{job_dir}/code/orbitfarm", "--plan", f"{job_dir}/plan.json", "--index", "1005"]
+        f"{job_dir}/code/orbitfarm", "--plan", f"{job_dir}/plan.json",
+        "--index-env", "SLURM_ARRAY_TASK_ID", "--index-offset", "1000"]
     assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_a_job_made_before_index_variables_keeps_its_worker_line():
+    """A retry of an old job runs that job's own code copy, whose worker wants --index."""
+    text = build_script(
+        name="n", job_dir="/jobs/j1", plan_file="/jobs/j1/plan.json",
+        code_dir="/jobs/j1/code/orbitfarm", runtime=Runtime("blender", "blender"),
+        chunk=ArrayChunk(offset=1000, indices=[0]), task_id_digits=5,
+        options=SlurmOptions.from_profile({}), legacy_worker=True)
+    assert text.splitlines()[-1].endswith('--plan /jobs/j1/plan.json --index "$INDEX"')
 
 
 def test_split_arrays_windows_and_sparse_retries():
@@ -148,9 +162,10 @@ def test_parse_squeue_expands_ranges():
             "13_0|COMPLETING|None\n13_1|CANCELLED|None\n")
     states = parse_squeue(text)
     assert sorted(states) == [("12", i) for i in (0, 1, 2, 3, 4, 5)] + [("13", 0), ("13", 1)]
-    assert states[("12", 0)].state == PENDING and states[("12", 0)].describe() == "PENDING (Resources)"
-    assert states[("12", 3)].state == RUNNING and states[("13", 0)].state == RUNNING
-    assert states[("12", 4)].state == ENDED
+    assert states[("12", 0)].state == Phase.PENDING and states[("12", 0)].describe() == "PENDING (Resources)"
+    assert states[("12", 3)].state == Phase.RUNNING and states[("13", 0)].state == Phase.RUNNING
+    assert states[("12", 4)].state == Phase.ENDED
+    assert states[("12", 4)].end == EndReason.TIMEOUT and states[("12", 0)].end is None
     assert states[("12", 4)].describe() == "TIMEOUT: time limit reached"
     assert states[("13", 1)].describe().startswith("CANCELLED")
     assert expand_array_id("7_[1-7:3]") == [("7", 1), ("7", 4), ("7", 7)]
@@ -232,10 +247,10 @@ def test_rest_job_fields_and_records():
         job_fields(SlurmOptions(extra_sbatch=["--x"]), name="n", array="0", cwd="/", version="0.0.38")
     keys, element = element_from_rest({"job_id": 8, "array_job_id": 6, "array_task_id": 1,
                                        "job_state": "FAILED", "exit_code": 768})
-    assert keys == [("6", 1)] and element.exit_code == 3 and element.state == ENDED
+    assert keys == [("6", 1)] and element.exit_code == 3 and element.state == Phase.ENDED
     keys, element = element_from_rest({"job_id": 9, "array_job_id": 9, "array_task_id": 0,
                                        "array_task_string": "0-3", "job_state": "PENDING"})
-    assert len(keys) == 4 and element.state == PENDING
+    assert len(keys) == 4 and element.state == Phase.PENDING
     keys, element = element_from_rest({"job_id": 9, "array_job_id": {"set": True, "number": 9},
                                        "array_task_id": {"set": True, "number": 2},
                                        "job_state": ["TIMEOUT"],
@@ -246,12 +261,13 @@ def test_rest_job_fields_and_records():
 
 def test_cli_options_override_profile():
     parser = argparse.ArgumentParser()
-    SlurmTarget.add_cli_options(parser)
+    add_target_options(parser, {"slurm": SlurmTarget})
     args = parser.parse_args(["--partition", "h100", "--time", "2:00:00", "--gpus", "2",
                               "--setup", "module load blender", "--sbatch-line=--exclusive",
                               "--array-throttle", "5"])
-    profile = SlurmTarget.profile_from_args({"kind": "slurm", "partition": "a100",
-                                             "setup": ["source /etc/profile"]}, args)
+    profile = SlurmTarget.profile_with_options(
+        {"kind": "slurm", "partition": "a100", "setup": ["source /etc/profile"]},
+        target_option_values(args, "slurm"))
     assert profile["partition"] == "h100" and profile["time"] == "2:00:00"
     assert profile["setup"] == ["source /etc/profile", "module load blender"]
     assert profile["extra_sbatch"] == ["--exclusive"] and profile["array_throttle"] == 5
@@ -261,7 +277,26 @@ def test_cli_options_override_profile():
     assert "partition h100" in target.describe()
     bad = parser.parse_args(["--time", "tomorrow"])
     with pytest.raises(TargetError, match="time limit"):
-        SlurmTarget.profile_from_args({"kind": "slurm"}, bad)
+        SlurmTarget.profile_with_options({"kind": "slurm"}, target_option_values(bad, "slurm"))
+
+
+def test_each_target_kind_has_its_own_option_namespace():
+    from orbitfarm.submitter.targets.base import Target, TargetOption
+
+    class Other(Target):
+        kind = "other"
+
+        @classmethod
+        def cli_options(cls):
+            return [TargetOption(("--time",), "time", "a clash with slurm's --time")]
+
+    with pytest.raises(ValueError, match="--time.*'slurm'.*'other'"):
+        add_target_options(argparse.ArgumentParser(), {"slurm": SlurmTarget, "other": Other})
+    parser = argparse.ArgumentParser()
+    add_target_options(parser, {"slurm": SlurmTarget, "local": make_target({}).__class__})
+    args = parser.parse_args(["--workers", "3", "--mem", "8G"])
+    assert target_option_values(args, "local") == {"workers": 3}
+    assert target_option_values(args, "slurm")["mem"] == "8G"
 
 
 def test_cluster_script_usage_and_syntax():

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from orbitfarm.submitter import launch
-from orbitfarm.submitter.spec import RenderSettings, SettingsError, Subject, WorkerTask
+from orbitfarm.submitter.launch import runtime as launch
+from orbitfarm.submitter.model.settings import RenderSettings, SettingsError
+from orbitfarm.submitter.model.task import Subject, WorkerTask
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -141,18 +142,33 @@ def test_detect_runtime_prefers_explicit_settings(monkeypatch):
     assert launch.detect_runtime().executable == "/env/blender"
 
 
-def test_every_package_folder_is_packaged():
-    """pyproject lists packages by hand (the root is mapped); a new folder must be added there."""
-    text = (REPO / "pyproject.toml").read_text()
-    for folder in ("submitter", "submitter/targets", "worker", "operators", "panels"):
-        assert f'"orbitfarm.{folder.replace("/", ".")}"' in text
+def test_every_code_folder_is_packaged(tmp_path):
+    """Every folder holding Python code is a package setup.py discovers, so none is left out
+    of the installed package (a folder without __init__.py would be, silently)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("orbitfarm_setup", REPO / "setup.py")
+    setup = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(setup)
+    folders = {p.parent for f in setup.CODE_FOLDERS for p in (REPO / f).rglob("*.py")
+               if "__pycache__" not in p.parts}
+    expected = {"orbitfarm." + ".".join(d.relative_to(REPO).parts) for d in folders}
+    found = set(setup.packages(REPO))
+    assert expected <= found, f"not packaged (no __init__.py?): {sorted(expected - found)}"
+    assert "orbitfarm.submitter.targets.slurm" in found
+    # and it does notice a folder that is not a package
+    (tmp_path / "submitter" / "new").mkdir(parents=True)
+    (tmp_path / "submitter" / "__init__.py").write_text("")
+    (tmp_path / "submitter" / "new" / "code.py").write_text("")
+    assert "orbitfarm.submitter.new" not in setup.packages(tmp_path)
 
 
 def test_atomic_writes_respect_the_umask(tmp_path):
     """Job files must be readable by cluster nodes and colleagues, not mkstemp's 0600."""
     import os
 
-    from orbitfarm.submitter.atomic import _FILE_MODE, atomic_write_text
+    from orbitfarm.submitter.files.atomic import _FILE_MODE, atomic_write_text
 
     atomic_write_text(tmp_path / "state.json", "{}")
     assert (tmp_path / "state.json").stat().st_mode & 0o777 == _FILE_MODE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from orbitfarm.submitter.frames import (
+from orbitfarm.submitter.model.frames import (
     FrameSpecError,
     chunk_frames,
     format_frame_list,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orbitfarm.submitter.targets.local import gpu_ids
-from orbitfarm.submitter.targets.local_runner import GpuSlots
+from orbitfarm.submitter.targets.local.runner import GpuSlots
+from orbitfarm.submitter.targets.local.target import gpu_ids
 
 
 def test_slots_pin_one_gpu_each_and_are_reused():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orbitfarm.submitter.subjects import blends_in_folder, find_blends
+from orbitfarm.submitter.jobs.subjects import blends_in_folder, find_blends
 
 
 def test_blends_in_folder_recurses_and_skips_backups_and_hidden(tmp_path):

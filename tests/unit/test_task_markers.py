@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from orbitfarm.submitter import jobdir as jobdir_module
-from orbitfarm.submitter import jobs, taskstate
-from orbitfarm.submitter.atomic import read_json
-from orbitfarm.submitter.jobdir import JobDir
-from orbitfarm.submitter.jobspec import JobSpec
-from orbitfarm.submitter.plan import make_plan
-from orbitfarm.submitter.spec import RenderSettings, Subject
-from orbitfarm.submitter.taskstate import TaskStateWriter, resolve_markers, summarize
+from orbitfarm.submitter import jobs
+from orbitfarm.submitter.files import jobdir as jobdir_module
+from orbitfarm.submitter.files import taskstate
+from orbitfarm.submitter.files.atomic import read_json
+from orbitfarm.submitter.files.jobdir import JobDir
+from orbitfarm.submitter.files.taskstate import TaskStateWriter, resolve_markers, summarize
+from orbitfarm.submitter.jobs import control
+from orbitfarm.submitter.model.jobspec import JobSpec
+from orbitfarm.submitter.model.plan import make_plan
+from orbitfarm.submitter.model.settings import RenderSettings
+from orbitfarm.submitter.model.task import Subject
 
 FRAMES = 4
 
@@ -109,10 +112,13 @@ class _RecordingTarget:
     """Stands in for the local target, which would start real renders (test_local_render
     covers that path); retry's bookkeeping in the job directory is what is under test."""
 
-    submitted: list[list[str]] = []
+    submitted: list[dict[str, int]] = []
 
-    def submit(self, job, task_ids):
-        self.submitted.append(list(task_ids))
+    def stage_in(self, job):
+        pass
+
+    def submit(self, job, attempts):
+        self.submitted.append(dict(attempts))
 
 
 def test_retry_after_failure_withdraws_markers_so_the_task_is_not_counted_final(tmp_path,
@@ -123,9 +129,9 @@ def test_retry_after_failure_withdraws_markers_so_the_task_is_not_counted_final(
     _end(_start(job, b), "s1", "failed")
     job.save_target_record({"kind": "local", "runs": []})
     assert jobs.status(JobDir(job.path), refresh=False).finished
-    monkeypatch.setattr(jobs, "make_target", lambda profile: _RecordingTarget())
+    monkeypatch.setattr(control, "make_target", lambda profile: _RecordingTarget())
     assert jobs.retry(JobDir(job.path)) == [b]
-    assert _RecordingTarget.submitted[-1] == [b]
+    assert _RecordingTarget.submitted[-1] == {b: 2}  # the attempt goes to the target explicitly
     assert _markers(job) == ["t00000.done.1"]  # the failed attempt's marker is gone
     status = jobs.status(JobDir(job.path), refresh=False)
     assert status.tasks == {"done": 1, "queued": 1} and not status.finished

@@ -6,10 +6,11 @@ import json
 import threading
 
 import pytest
-from orbitfarm.submitter.launch import Runtime
-from orbitfarm.submitter.localrun import run_worker
-from orbitfarm.submitter.spec import RenderSettings, Subject, WorkerTask
-from orbitfarm.submitter.taskstate import read_state
+from orbitfarm.submitter.files.taskstate import read_state
+from orbitfarm.submitter.launch.local import run_worker
+from orbitfarm.submitter.launch.runtime import Runtime
+from orbitfarm.submitter.model.settings import RenderSettings
+from orbitfarm.submitter.model.task import Subject, WorkerTask
 from worker_helpers import TINY, depth, result, transforms
 
 pytestmark = pytest.mark.render

@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
-from orbitfarm.submitter import imageio
+from orbitfarm.submitter.files import imageio
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

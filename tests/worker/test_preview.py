@@ -12,7 +12,7 @@ pytestmark = pytest.mark.compat
 SCRIPT = r'''
 import json, os, sys
 import bpy
-from orbitfarm.submitter.spec import RenderSettings
+from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.worker import orbit
 from orbitfarm.worker.preview import add_preview, remove_preview
 from orbitfarm.worker.scene import detect_animation, renderable_objects

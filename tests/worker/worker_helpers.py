@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orbitfarm.submitter.imageio import read_exr, read_png
+from orbitfarm.submitter.files.imageio import read_exr, read_png
 
 TINY = ["--resolution", "48x36", "--samples", "2"]
 

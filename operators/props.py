@@ -1,0 +1,211 @@
+"""Blender properties: per-scene render settings (saved in the .blend) and runtime UI state.
+
+Scene settings defaults come from submitter.spec.RenderSettings, so panel = CLI = job spec.
+Runtime state (progress, status, jobs list, preflight results) lives on the WindowManager, which
+Blender never saves into the artist's file.
+"""
+
+# No `from __future__ import annotations`: Blender reads bpy.props annotations at register time.
+# bpy.props annotations are calls by Blender's design, which mypy rejects as types:
+# mypy: disable-error-code="valid-type"
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+from bpy.types import PropertyGroup
+
+from ..submitter.model.settings import (
+    DEFAULT_SAMPLES,
+    DEVICES,
+    ENGINES,
+    MAX_ELEVATION,
+    RenderSettings,
+)
+
+_DEFAULTS = RenderSettings()
+
+# Value shown for the fixed radius / custom samples before the artist picks one; the spec's own
+# default (auto radius, engine-default samples) is what the mode switches below start at.
+_FIXED_RADIUS_START = 10.0
+
+_ENGINE_LABELS = {"cycles": "Cycles", "eevee": "EEVEE", "workbench": "Workbench"}
+_DEVICE_LABELS = {
+    "auto": ("Auto", "GPU when the node has one (OptiX, CUDA, HIP, oneAPI, Metal), else CPU"),
+    "gpu": ("GPU", "Fail when no GPU is available"),
+    "cpu": ("CPU", "Render on the CPU only"),
+}
+
+# EnumProperty item strings must stay referenced while Blender shows them.
+_target_items_cache: list[tuple[str, str, str]] = []
+
+
+def _target_items(self: PropertyGroup, context: bpy.types.Context | None) -> list:
+    """Target profiles from preferences (the CLI's targets.yaml); 'local' always exists."""
+    from . import bridge
+
+    _target_items_cache[:] = [
+        (name, name, description) for name, description in bridge.profile_choices()
+    ]
+    return _target_items_cache
+
+
+class ORBITFARM_PG_batch_file(PropertyGroup):
+    """One .blend in the batch list, with its last preflight result."""
+
+    path: StringProperty(name="File", subtype="FILE_PATH")
+    status: EnumProperty(
+        name="Preflight",
+        items=[
+            ("UNCHECKED", "Not checked", "Run Preflight to check this file", "DOT", 0),
+            ("OK", "OK", "No problems found", "CHECKMARK", 1),
+            ("WARNING", "Warning", "Renders, but see the message", "ERROR", 2),
+            ("ERROR", "Error", "Would not render: see the message", "CANCEL", 3),
+        ],
+        default="UNCHECKED",
+    )
+    message: StringProperty(name="Preflight message")
+
+
+class ORBITFARM_PG_settings(PropertyGroup):
+    """Orbit render settings of a scene; defaults identical to `orbitfarm submit`."""
+
+    frames: IntProperty(
+        name="Frames", description="Frames in one full revolution (frame k at 360*k/N degrees)",
+        default=_DEFAULTS.frames, min=1, soft_max=3600,
+    )
+    frame_range: StringProperty(
+        name="Frame Range",
+        description="Render only these orbit frames, e.g. 1-10,20,30-90x5 (empty: all)",
+        default=_DEFAULTS.frame_range or "",
+    )
+    radius_mode: EnumProperty(
+        name="Radius",
+        items=[
+            ("AUTO", "Auto", "Fit the subject's bounding sphere into the frame"),
+            ("FIXED", "Fixed", "Camera distance from the subject's centre in scene units"),
+        ],
+        default="AUTO" if _DEFAULTS.radius is None else "FIXED",
+    )
+    radius: FloatProperty(
+        name="Distance", description="Camera distance from the subject's centre",
+        default=_DEFAULTS.radius if _DEFAULTS.radius is not None else _FIXED_RADIUS_START,
+        min=1e-4, soft_max=1000.0, unit="LENGTH",
+    )
+    elevation: FloatProperty(
+        name="Elevation", description="Degrees above the subject's centre (positive looks down)",
+        default=_DEFAULTS.elevation, min=-MAX_ELEVATION, max=MAX_ELEVATION,
+    )
+    width: IntProperty(name="Width", default=_DEFAULTS.width, min=1, max=65536, subtype="PIXEL")
+    height: IntProperty(name="Height", default=_DEFAULTS.height, min=1, max=65536, subtype="PIXEL")
+    engine: EnumProperty(
+        name="Engine",
+        items=[(e, _ENGINE_LABELS.get(e, e.title()), f"Render with {e}") for e in ENGINES],
+        default=_DEFAULTS.engine,
+    )
+    use_custom_samples: BoolProperty(
+        name="Custom Samples",
+        description="Set samples per pixel (off: the engine's default, "
+        + ", ".join(f"{k} {v}" for k, v in DEFAULT_SAMPLES.items()) + ")",
+        default=_DEFAULTS.samples is not None,
+    )
+    samples: IntProperty(
+        name="Samples", default=_DEFAULTS.effective_samples, min=1, soft_max=4096,
+    )
+    device: EnumProperty(
+        name="Device",
+        items=[(d, *_DEVICE_LABELS.get(d, (d.upper(), d))) for d in DEVICES],
+        default=_DEFAULTS.device,
+    )
+    rgb: BoolProperty(name="RGB (PNG)", description="rgb/NNNN.png", default=_DEFAULTS.rgb)
+    depth: BoolProperty(
+        name="Depth (EXR)", description="depth/NNNN.exr, 32-bit float planar depth",
+        default=_DEFAULTS.depth,
+    )
+    poses: BoolProperty(
+        name="Camera Poses", description="transforms.json", default=_DEFAULTS.poses,
+    )
+    transparent: BoolProperty(
+        name="Transparent", description="RGBA PNGs with a transparent background",
+        default=_DEFAULTS.transparent,
+    )
+    margin: FloatProperty(
+        name="Margin", description="Auto radius: the bounding sphere fills 1/margin of the view",
+        default=_DEFAULTS.margin, min=1.0, soft_max=3.0,
+    )
+    output_dir: StringProperty(
+        name="Output",
+        description="Folder the dataset goes to (empty: the default output root in preferences)",
+        subtype="DIR_PATH", default="",
+    )
+    target: EnumProperty(name="Target", description="Where the job runs", items=_target_items)
+    batch_files: CollectionProperty(type=ORBITFARM_PG_batch_file)
+    batch_index: IntProperty(name="Active batch file", default=0)
+
+
+class ORBITFARM_PG_problem(PropertyGroup):
+    """One preflight finding, shown with what to do about it."""
+
+    severity: StringProperty(name="Severity")  # "error" | "warning"
+    subject: StringProperty(name="Subject")
+    message: StringProperty(name="Message")
+    hint: StringProperty(name="Hint")
+
+
+class ORBITFARM_PG_job(PropertyGroup):
+    """A job in the jobs list with its last known progress."""
+
+    job_id: StringProperty(name="Job")
+    path: StringProperty(name="Job Folder", subtype="DIR_PATH")
+    target: StringProperty(name="Target")
+    state: StringProperty(name="State", default="unknown")
+    frames_done: IntProperty(name="Frames Done")
+    frames_total: IntProperty(name="Frames")
+    failed_tasks: IntProperty(name="Failed Tasks")
+    finished: BoolProperty(name="Finished")
+    from_session: BoolProperty(name="Submitted Here")
+    detail: StringProperty(name="Detail")  # per-subject summary / last error
+
+
+class ORBITFARM_PG_runtime(PropertyGroup):
+    """Runtime UI state (never saved): background work, preflight results, jobs."""
+
+    busy: BoolProperty(name="Busy")
+    progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
+    status: StringProperty(name="Status")
+    error: StringProperty(name="Last Error")
+    preflight_done: BoolProperty(name="Preflight Done")
+    preflight_ok: BoolProperty(name="Preflight OK")
+    problems: CollectionProperty(type=ORBITFARM_PG_problem)
+    problems_index: IntProperty()
+    jobs: CollectionProperty(type=ORBITFARM_PG_job)
+    jobs_index: IntProperty(name="Active Job")
+
+
+classes = (
+    ORBITFARM_PG_batch_file,
+    ORBITFARM_PG_settings,
+    ORBITFARM_PG_problem,
+    ORBITFARM_PG_job,
+    ORBITFARM_PG_runtime,
+)
+
+
+def attach() -> None:
+    """Hang the property groups on Scene and WindowManager (after the classes are registered)."""
+    bpy.types.Scene.orbitfarm = PointerProperty(  # type: ignore[attr-defined, func-returns-value]
+        type=ORBITFARM_PG_settings)
+    bpy.types.WindowManager.orbitfarm = PointerProperty(  # type: ignore[attr-defined, func-returns-value]
+        type=ORBITFARM_PG_runtime)
+
+
+def detach() -> None:
+    """Remove what attach() added (before the classes are unregistered)."""
+    del bpy.types.WindowManager.orbitfarm  # type: ignore[attr-defined]
+    del bpy.types.Scene.orbitfarm  # type: ignore[attr-defined]

@@ -1,0 +1,50 @@
+"""`orbitfarm` command line: one parser, subcommands registered by the modules that own them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..launch.runtime import NoRuntimeError
+from ..model.settings import SettingsError
+from ..targets.base import TargetError
+from . import jobs as cmd_jobs
+from . import render as cmd_render
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit code 2."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError, SettingsError, TargetError, NoRuntimeError, FileNotFoundError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orbitfarm",
+        description="Orbit-render datasets (RGB PNG, depth EXR, camera poses) from .blend files, "
+                    "on this machine or a cluster.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    cmd_render.register(sub)
+    cmd_jobs.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"orbitfarm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"orbitfarm {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

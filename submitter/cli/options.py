@@ -1,0 +1,73 @@
+"""The render options shared by `orbitfarm render` and `orbitfarm submit` (argparse side).
+
+Defaults come from model.settings.RenderSettings; this module only parses and names them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from ..model.settings import DEVICES, ENGINES, RenderSettings
+
+_RES = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """'640x480' -> (640, 480)."""
+    m = _RES.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"resolution must look like 640x480, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def parse_radius(text: str) -> float | None:
+    """'auto' -> None, else a positive float."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"radius must be a number or 'auto', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"radius must be > 0, got {text!r}")
+    return value
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    """The render options shared by `orbitfarm render` and `orbitfarm submit`."""
+    d = RenderSettings()
+    g = parser.add_argument_group("orbit render")
+    g.add_argument("--frames", type=int, default=d.frames,
+                   help="frames in one full revolution; frame k at azimuth 360*k/N (default %(default)s)")
+    g.add_argument("--frame-range", metavar="SPEC", default=None,
+                   help="render only these frames of the orbit, e.g. '1-10,20,30-90x5'")
+    g.add_argument("--resolution", type=parse_resolution, default=(d.width, d.height), metavar="WxH",
+                   help=f"image size (default {d.width}x{d.height})")
+    g.add_argument("--radius", type=parse_radius, default=None, metavar="R|auto",
+                   help="camera distance from the origin in scene units (default auto: the "
+                        "subject's bounding sphere fits the frame with a 10%% margin)")
+    g.add_argument("--elevation", type=float, default=d.elevation, metavar="DEG",
+                   help="camera height as an angle above the subject's centre (default 0 = level; "
+                        "positive looks down, range -89..89)")
+    g.add_argument("--engine", choices=ENGINES, default=d.engine, help="render engine (default cycles)")
+    g.add_argument("--samples", type=int, default=None,
+                   help="samples per pixel (default: cycles 64, eevee 16, workbench 1)")
+    g.add_argument("--device", choices=DEVICES, default=d.device,
+                   help="auto: GPU (OptiX, then CUDA/HIP/oneAPI/Metal) with CPU fallback")
+    g.add_argument("--no-rgb", dest="rgb", action="store_false", help="skip rgb/NNNN.png")
+    g.add_argument("--no-depth", dest="depth", action="store_false", help="skip depth/NNNN.exr")
+    g.add_argument("--no-poses", dest="poses", action="store_false", help="skip transforms.json")
+    g.add_argument("--transparent", action="store_true",
+                   help="RGBA PNGs with a transparent background instead of the scene's world")
+
+
+def settings_from_args(args: argparse.Namespace) -> RenderSettings:
+    """RenderSettings from parsed add_render_options() arguments (raises SettingsError)."""
+    width, height = args.resolution
+    return RenderSettings(
+        frames=args.frames, frame_range=args.frame_range, width=width, height=height,
+        radius=args.radius, elevation=args.elevation, engine=args.engine, samples=args.samples,
+        device=args.device, rgb=args.rgb, depth=args.depth, poses=args.poses,
+        transparent=args.transparent,
+    ).validate()

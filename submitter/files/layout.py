@@ -1,0 +1,74 @@
+"""The one owner of every file and folder name in a job directory and in a subject's outputs.
+
+Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
+    job.yaml            versioned job spec (what was asked for)
+    plan.json           tasks (what each worker renders); paths inside JOBDIR are relative
+    code/orbitfarm/     the orbitfarm code that submitted; nodes run exactly this version
+    inputs/             packaged .blend files and their dependencies (content-addressed)
+    tasks/<task>.json   per-task state, written atomically by workers and the submitter
+    tasks/markers/      empty files named <task>.<state>.<attempt> (see files/taskstate.py)
+    logs/<task>.log     per-task worker logs
+    target.json         what the target recorded about its submission(s)
+    preflight.json      the preflight report accepted at submit time; pack.json what packing did
+    cache/              status cache of final task states (safe to delete)
+    local/, slurm/      target-specific bookkeeping (runs, pids, exit codes, scripts)
+    notified/           markers of notifications already sent
+
+A subject's outputs (OUT/<name>/): rgb/NNNN.png, depth/NNNN.exr, transforms.json, result.json
+(NNNN = the 1-based orbit frame, at least 4 digits).
+Plain Python (runs inside Blender too): names and path arithmetic only, no I/O.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# -- the job directory -------------------------------------------------------------------------
+JOBS_FOLDER = (".orbitfarm", "jobs")  # OUT/.orbitfarm/jobs/<id>/
+JOB_FILE = "job.yaml"
+PLAN_FILE = "plan.json"
+TARGET_FILE = "target.json"
+PREFLIGHT_FILE = "preflight.json"
+PACK_FILE = "pack.json"
+CODE_DIR = ("code", "orbitfarm")
+INPUTS_DIR = "inputs"
+PACKED_SUBJECTS = "inputs/subjects"  # packed subjects: inputs/subjects/<name>/<file>.blend
+STATE_DIR = "tasks"
+MARKER_DIR = "markers"  # inside STATE_DIR
+LOG_DIR = "logs"
+CACHE_DIR = "cache"
+NOTIFIED_DIR = "notified"
+NOTIFY_LOG = "notify.log"
+LOCAL_DIR = "local"  # the local target's bookkeeping
+SLURM_DIR = "slurm"  # the SLURM target's scripts and SLURM's own output files
+
+# -- a subject's outputs -----------------------------------------------------------------------
+RGB_DIR = "rgb"
+DEPTH_DIR = "depth"
+TRANSFORMS_FILE = "transforms.json"
+RESULT_FILE = "result.json"
+RESULT_LOCK = ".result.lock"
+
+
+def state_file(job_path: str | Path, task_id: str) -> Path:
+    return Path(job_path) / STATE_DIR / f"{task_id}.json"
+
+
+def log_file(job_path: str | Path, task_id: str) -> Path:
+    return Path(job_path) / LOG_DIR / f"{task_id}.log"
+
+
+def code_dir(job_path: str | Path) -> Path:
+    return Path(job_path).joinpath(*CODE_DIR)
+
+
+def frame_name(frame: int) -> str:
+    return f"{frame:04d}"
+
+
+def rgb_path(out: str | Path, frame: int) -> Path:
+    return Path(out) / RGB_DIR / f"{frame_name(frame)}.png"
+
+
+def depth_path(out: str | Path, frame: int) -> Path:
+    return Path(out) / DEPTH_DIR / f"{frame_name(frame)}.exr"

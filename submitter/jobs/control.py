@@ -1,0 +1,82 @@
+"""Acting on a running job: retry failed tasks, cancel, wait until it has finished."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..files.jobdir import JobDir
+from ..model.states import FINAL_STATES, TaskState
+from ..targets import make_target
+from .job_status import JobStatus, status
+from .submission import start
+
+
+def retry(job: JobDir) -> list[str]:
+    """Resubmit failed, lost and cancelled tasks with attempts left; returns their ids.
+
+    Frames already written are kept (the worker renders only missing frames), so nothing
+    finished is redone. Tasks never handed to the target (a refused submit) are sent too.
+    Each task goes with its next attempt number, from which targets may grow resources.
+    """
+    current = status(job)
+    ids = list(current.retryable)
+    if not job.target_record():  # never submitted (refused, or made with create())
+        start(job)
+        return job.task_ids()
+    if not ids:
+        return []
+    now = time.time()
+    queued = {}
+    attempts = {}
+    for task_id in ids:
+        old = job.read_state(task_id)
+        attempt = int(old.get("attempt", 0))
+        attempts[task_id] = attempt + 1
+        queued[task_id] = {
+            "task": task_id, "state": TaskState.QUEUED, "attempt": attempt, "retried": now,
+            "previous": {k: old.get(k) for k in ("state", "reason", "exit_code", "subjects")},
+        }
+    job.reopen(queued)  # withdraws the old attempts' markers first: none may still say failed
+    target = make_target(job.spec.target)
+    target.stage_in(job)
+    target.submit(job, attempts)
+    return ids
+
+
+def cancel(job: JobDir) -> list[str]:
+    """Stop every unfinished task; they read as cancelled. Returns the cancelled task ids."""
+    # Mark first, then stop: whoever looks in between (the dying runner too) sees cancelled.
+    cancelled = []
+    now = time.time()
+    for task_id in job.task_ids():
+        state = job.read_state(task_id)
+        if state.get("state", TaskState.QUEUED) in FINAL_STATES:
+            continue
+        state.update(state=TaskState.CANCELLED, reason="cancelled by the user", ended=now)
+        job.write_state(task_id, state)
+        cancelled.append(task_id)
+    if job.target_record():
+        make_target(job.spec.target).cancel(job, None)
+    return cancelled
+
+
+def wait(job: JobDir, on_update: Callable[[JobStatus], None] | None = None,
+         interval: float = 2.0, retries: int = 0,
+         timeout: float | None = None) -> JobStatus:
+    """Poll until the job has finished; retry failed tasks up to `retries` rounds."""
+    started = time.monotonic()
+    rounds = 0
+    while True:
+        current = status(job)
+        if on_update:
+            on_update(current)
+        if current.finished:
+            if rounds < retries and current.retryable:
+                rounds += 1
+                retry(job)
+                continue
+            return current
+        if timeout is not None and time.monotonic() - started > timeout:
+            return current
+        time.sleep(interval)

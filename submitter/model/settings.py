@@ -1,0 +1,128 @@
+"""Render settings and job options: every default lives here and only here.
+
+Plain Python (no bpy). The same RenderSettings back the CLI options, the job spec YAML and the
+Blender panel's PropertyGroup; JobOptions' defaults back `submit`'s job options, the job spec
+and the panel's submit request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .frames import FrameSpecError, parse_frame_spec
+
+ENGINES = ("cycles", "eevee", "workbench")
+DEVICES = ("auto", "gpu", "cpu")
+DEFAULT_SAMPLES = {"cycles": 64, "eevee": 16, "workbench": 1}
+MAX_ELEVATION = 89.0  # the orbit's up vector degenerates at the poles
+
+class SettingsError(ValueError):
+    """Render settings a user gave are invalid; the message says which and how to fix it."""
+
+
+@dataclass
+class RenderSettings:
+    """Everything that decides what an orbit render looks like. Defaults = CLI = panel."""
+
+    frames: int = 360  # frames in one full revolution; frame k at azimuth 360*k/frames
+    frame_range: str | None = None  # subset of 1..frames to render, e.g. "1-10,20,30-90x5"
+    width: int = 640
+    height: int = 480
+    radius: float | None = None  # None: auto-fit the subject's bounding sphere
+    elevation: float = 0.0  # degrees above the subject's centre plane (+ looks down)
+    engine: str = "cycles"
+    samples: int | None = None  # None: DEFAULT_SAMPLES[engine]
+    device: str = "auto"
+    rgb: bool = True  # rgb/NNNN.png
+    depth: bool = True  # depth/NNNN.exr (32-bit float planar depth)
+    poses: bool = True  # transforms.json
+    transparent: bool = False  # RGBA PNG with transparent background
+    margin: float = 1.1  # auto radius: bounding sphere fills 1/margin of the narrower FOV
+
+    def validate(self) -> RenderSettings:
+        """Raise SettingsError with a readable message; return self for chaining."""
+        if not isinstance(self.frames, int) or self.frames < 1:
+            raise SettingsError(f"--frames must be a whole number >= 1, got {self.frames!r}")
+        try:
+            parse_frame_spec(self.frame_range, self.frames)
+        except FrameSpecError as exc:
+            raise SettingsError(str(exc)) from None
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 1 <= value <= 65536:
+                raise SettingsError(f"resolution {name} must be 1..65536 pixels, got {value!r}")
+        if self.radius is not None and not self.radius > 0:
+            raise SettingsError(f"--radius must be > 0 (or 'auto'), got {self.radius!r}")
+        if not -MAX_ELEVATION <= self.elevation <= MAX_ELEVATION:
+            raise SettingsError(
+                f"--elevation must be between -{MAX_ELEVATION:g} and {MAX_ELEVATION:g} degrees,"
+                f" got {self.elevation!r}"
+            )
+        if self.engine not in ENGINES:
+            raise SettingsError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.samples is not None and (not isinstance(self.samples, int) or self.samples < 1):
+            raise SettingsError(f"--samples must be a whole number >= 1, got {self.samples!r}")
+        if self.device not in DEVICES:
+            raise SettingsError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if not (self.rgb or self.depth or self.poses):
+            raise SettingsError("nothing to output: enable at least one of rgb, depth, poses")
+        if not self.margin >= 1.0:
+            raise SettingsError(f"margin must be >= 1.0, got {self.margin!r}")
+        return self
+
+    @property
+    def effective_samples(self) -> int:
+        return self.samples if self.samples is not None else DEFAULT_SAMPLES[self.engine]
+
+    def frame_list(self) -> list[int]:
+        """The frames this render covers (frame_range within 1..frames)."""
+        return parse_frame_spec(self.frame_range, self.frames)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RenderSettings:
+        """Build from a dict (YAML/JSON); unknown keys are an error, not silently dropped."""
+        if not isinstance(data, dict):
+            raise SettingsError(f"render settings must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SettingsError(
+                f"unknown render setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+        return cls(**data).validate()
+
+    def settings_hash(self) -> str:
+        """Hash of everything that changes pixels or poses (not which frames are rendered)."""
+        data = self.to_dict()
+        data.pop("frame_range")
+        data["samples"] = self.effective_samples
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How a job is cut into tasks and retried (`submit`'s job options); defaults here only."""
+
+    chunk: int | None = None  # frames per task; None: the whole orbit (a subject loads once)
+    group: int = 1  # subjects per task
+    max_attempts: int = 3  # how often a task may run before it fails for good
+
+    def validate(self) -> JobOptions:
+        """Raise SettingsError naming the bad option; return self (the one place they are checked)."""
+        if self.chunk is not None and (not isinstance(self.chunk, int) or self.chunk < 1):
+            raise SettingsError(f"--chunk must be >= 1 frames, got {self.chunk}")
+        if not isinstance(self.group, int) or self.group < 1:
+            raise SettingsError(f"--group must be >= 1 subjects, got {self.group}")
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise SettingsError(f"--max-attempts must be >= 1, got {self.max_attempts}")
+        return self
+
+
+JOB_DEFAULTS = JobOptions()
