@@ -1,18 +1,34 @@
 # orbitfarm developer entry points. Every target bootstraps what it needs on a fresh machine.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Blender 5.1+ embeds Python 3.13, so its bpy wheels need it. Found, in order: $PYTHON313, pyenv's
+# 3.13 (its `python3.13` shim fails unless PYENV_VERSION is set, so ask `pyenv prefix`), any
+# ~/.pyenv/versions/3.13*, then a python3.13 on PATH; each candidate must really run as 3.13.
+# None found: `make test` stops with how to get one (tools/find_python313.sh says it).
+PYTHON313 ?= $(shell bash tools/find_python313.sh 2>/dev/null)
 BPY_VERSION ?= 4.5.4
 BPY_42 ?= 4.2.23
 BPY_50 ?= 5.0.1
+BPY_53 ?= 5.3.0
+# Heavy set-ups (the real Blender root, the fresh Debian root, pip/apt downloads) live here.
+export ORBITFARM_CACHE ?= $(HOME)/.cache/orbitfarm
+# Screenshots and logs the window and fresh-machine layers keep for people to look at.
+ARTIFACTS := $(CURDIR)/test-artifacts
 VENV := .venv
 PY := $(VENV)/bin/python
 DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
-.PHONY: demo test test-main test-compat lint bench extension clean venv slurm-up slurm-down
+.PHONY: demo test test-main test-compat test-realblender test-window test-fresh lint bench \
+	extension clean venv system-deps real-blender slurm-up slurm-down
 
-venv: $(VENV)/.ready
+# The shared libraries `import bpy` loads (X11, GL, EGL, OpenMP): installed with apt-get when run
+# as root, else the one `apt-get install` line is printed and make stops.
+system-deps:
+	@bash tools/system_deps.sh
+
+venv: system-deps $(VENV)/.ready
 
 $(VENV)/.ready: pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bpy wheels need Python 3.11; set PYTHON=/path/to/python3.11"'
@@ -22,25 +38,49 @@ $(VENV)/.ready: pyproject.toml Makefile
 	$(VENV)/bin/pip install -q --no-deps -e .
 	@touch $@
 
-# One venv per extra Blender version, created on demand for the worker's compat tests.
+# One venv per extra Blender version, created on demand for the worker's compat tests (and the
+# extension install test, also marked compat). 5.3 is Python 3.13 like Blender 5.1+.
+venv_python = $(if $(filter 5.3,$(1)),$(PYTHON313),$(PYTHON))
+venv_bpy = $(if $(filter 4.2,$(1)),$(BPY_42),$(if $(filter 5.3,$(1)),$(BPY_53),$(BPY_50)))
 .venv-%/.ready: pyproject.toml Makefile
-	$(PYTHON) -m venv .venv-$*
+	@[ -n "$(call venv_python,$*)" ] || { bash tools/find_python313.sh; exit 1; }
+	$(call venv_python,$*) -m venv .venv-$*
 	.venv-$*/bin/pip install -q --upgrade pip
-	.venv-$*/bin/pip install -q bpy==$(if $(filter 4.2,$*),$(BPY_42),$(BPY_50)) pytest hypothesis pyyaml requests
+	.venv-$*/bin/pip install -q bpy==$(call venv_bpy,$*) pytest hypothesis pyyaml requests
 	.venv-$*/bin/pip install -q --no-deps -e .
 	@touch $@
 
 demo: venv
 	$(PY) bench/demo.py
 
-test: lint test-main test-compat
+# Every layer, cheapest first; see the README's "Development" for what each costs and catches.
+test: lint test-main test-compat test-realblender test-window test-fresh
 
 test-main: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not realblender and not window"
 
-test-compat: .venv-4.2/.ready .venv-5.0/.ready
+test-compat: system-deps .venv-4.2/.ready .venv-5.0/.ready .venv-5.3/.ready
 	.venv-4.2/bin/python -m pytest -q -m compat
 	.venv-5.0/bin/python -m pytest -q -m compat
+	.venv-5.3/bin/python -m pytest -q -m compat
+
+# Debian trixie's real `blender` 4.3.2 (Python 3.13) in a cached debootstrap root.
+real-blender:
+	@bash tools/real_blender.sh >/dev/null
+
+test-realblender: venv real-blender
+	ORBITFARM_TEST_BLENDER=$$(bash tools/real_blender.sh --path) $(PY) -m pytest -q -m realblender
+
+# The panel in a real window: the real Blender under Xvfb; screenshots go to $(ARTIFACTS)/window.
+test-window: venv real-blender
+	@bash tools/system_deps.sh --window
+	ORBITFARM_TEST_BLENDER=$$(bash tools/real_blender.sh --path) \
+	ORBITFARM_ARTIFACTS=$(ARTIFACTS) $(PY) -m pytest -q -m window
+	@echo "test-window: screenshots of each step in $(ARTIFACTS)/window/"
+
+# `make demo` on a fresh minimal Debian bookworm (debootstrap, cached), from a copy of this tree.
+test-fresh:
+	ORBITFARM_ARTIFACTS=$(ARTIFACTS) bash tools/fresh_demo.sh
 
 # mypy runs in its own venv against fake-bpy-module: the stub package must never shadow the
 # real bpy where tests run.
@@ -74,4 +114,4 @@ slurm-down:
 	bash tests/slurm/cluster.sh down
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .blender-user
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .blender-user test-artifacts

@@ -47,20 +47,47 @@ bpy.ops.wm.save_as_mainfile(filepath=path)
 """
 
 
+class StepFailed(Exception):
+    """A demo step failed; the message holds that step's own output."""
+
+
+def run_step(what: str, cmd: list[str]) -> None:
+    """Run one step quietly; when it fails, raise with its own output (the real error, e.g.
+    `ImportError: libXrender.so.1`), never a bare CalledProcessError."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).strip().splitlines()
+        raise StepFailed(f"{what} failed (exit {done.returncode}); its output:\n"
+                         + "\n".join("    " + line for line in output[-40:]))
+
+
+def check_bpy() -> None:
+    """`import bpy` first: a missing system library is the usual first-run failure."""
+    run_step("import bpy", [sys.executable, "-c", "import bpy"])
+
+
 def make_subjects(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for kind in ("monkey", "torus"):
         path = folder / f"{kind}.blend"
         if not path.exists():
-            subprocess.run([sys.executable, "-c", _SUBJECT_SCRIPT, kind, str(path)], check=True,
-                           capture_output=True)
+            run_step(f"making the {kind} subject",
+                     [sys.executable, "-c", _SUBJECT_SCRIPT, kind, str(path)])
         paths.append(path)
     return paths
 
 
 def main() -> int:
-    subjects = make_subjects(OUT / "subjects")
+    try:
+        check_bpy()
+        subjects = make_subjects(OUT / "subjects")
+    except StepFailed as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        if "import bpy" in str(exc) and ".so" in str(exc):
+            print("demo: bpy needs system libraries: run `bash tools/system_deps.sh` (as root) "
+                  "or the apt-get line it prints", file=sys.stderr)
+        return 1
     print(f"demo: subjects {', '.join(p.name for p in subjects)} in {subjects[0].parent}")
     cmd = [sys.executable, "-m", "orbitfarm.submitter.cli", "submit", str(OUT / "subjects"),
            "--target", "local", "--out", str(OUT / "renders"),

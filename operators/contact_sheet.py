@@ -14,18 +14,14 @@ import bpy
 import numpy as np
 
 from ..submitter.files import layout
+from .depth_colors import NO_HIT, RAMP
 
 CELL_WIDTH = 160
 MAX_FRAMES = 8
 MAX_SUBJECTS = 8
 GAP = 4
-NO_HIT = 1e9  # the worker writes 1e10 where a ray hits nothing
 
-# A compact perceptual ramp (dark blue -> cyan -> yellow -> red), near = warm.
-_RAMP = np.array([
-    [0.19, 0.07, 0.23], [0.16, 0.47, 0.89], [0.10, 0.90, 0.70],
-    [0.64, 0.99, 0.23], [0.98, 0.73, 0.22], [0.90, 0.23, 0.06], [0.48, 0.02, 0.01],
-], dtype=np.float32)
+_RAMP = np.array(RAMP, dtype=np.float32)
 
 _FRAME = re.compile(r"^(\d{4,})\.png$")
 

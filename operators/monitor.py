@@ -39,6 +39,7 @@ def summarize(job_path: str, online: bool = True) -> dict[str, Any]:
         traceback.print_exc()
         return {"state": "unknown", "detail": f"status failed: {type(exc).__name__}: {exc}"}
     counts = {k: v for k, v in status.totals.items() if v}
+    label = describe(job)
     if status.finished:
         state = "finished" if status.failed_tasks == 0 else "finished with failures"
     else:
@@ -54,14 +55,42 @@ def summarize(job_path: str, online: bool = True) -> dict[str, Any]:
         "failed_tasks": status.failed_tasks,
         "finished": status.finished,
         "detail": detail,
+        "label": label,
     }
 
 
+def describe(job: Any) -> str:
+    """What a job renders, for its row: "monkey, torus · 24 frames (1-10)" (target: below)."""
+    names = [Path(source).stem for source in job.spec.sources] or ["?"]
+    settings = job.settings
+    subjects = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+    frames = f"{settings.frames} frames"
+    if settings.frame_range:
+        frames += f" ({settings.frame_range})"
+    return f"{subjects} · {frames}"
+
+
 def apply(item: Any, data: dict[str, Any]) -> None:
-    """Copy a summarize() result into a job row (main thread)."""
-    for key in ("state", "frames_done", "frames_total", "failed_tasks", "finished", "detail"):
+    """Copy a summarize() result into a job row (main thread); thumbnails once it finished."""
+    for key in ("state", "frames_done", "frames_total", "failed_tasks", "finished", "detail",
+                "label"):
         if key in data:
             setattr(item, key, data[key])
+    if item.finished and item.frames_done:
+        _make_thumbnails(item.path)
+
+
+def _make_thumbnails(job_path: str) -> None:
+    from ..submitter import jobs
+    from . import thumbnails
+
+    if thumbnails.icons_for(job_path) is not None:
+        return
+    try:
+        job = jobs.open_job(job_path)
+        thumbnails.make(job_path, [Path(jobs.outputs_dir(job, s.name)) for s in job.plan.subjects])
+    except Exception:  # a thumbnail must never break the jobs list; the console says why
+        traceback.print_exc()
 
 
 def find(runtime: Any, job_path: str) -> Any | None:
@@ -80,6 +109,7 @@ def add_job(context: bpy.types.Context, job: Any, from_session: bool) -> Any:
         item = runtime.jobs.add()
         item.path, item.job_id = path, str(job.id)
         item.target = str(job.spec.target.get("name") or job.spec.target.get("kind", ""))
+        item.label = describe(job)
         runtime.jobs.move(len(runtime.jobs) - 1, 0)
         item = runtime.jobs[0]
     item.from_session = item.from_session or from_session

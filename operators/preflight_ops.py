@@ -143,7 +143,8 @@ class PreflightBase(BackgroundOperator):
         errors = sum(p.severity == ERROR for p in problems)
         text = (f"Preflight: {errors} error(s), {len(problems) - errors} warning(s)"
                 if problems else "Preflight: no problems found")
-        bridge.runtime(context).status = text
+        # The panel lists the result under the buttons; a status line would say it twice.
+        bridge.runtime(context).status = ""
         self.report({"INFO"} if ok else {"WARNING"}, text)
         return {"FINISHED"}
 

@@ -47,4 +47,30 @@ class ORBITFARM_OT_remove_preview(Operator):
         return {"FINISHED"}
 
 
+def follow_settings(context: bpy.types.Context) -> None:
+    """Rebuild an open preview from the current settings (property update callback).
+
+    Same code as the button, so the preview always shows what Submit would render; a setting
+    that cannot be previewed leaves the preview removed and says why in the panel.
+    """
+    from ..worker import preview
+
+    scene = getattr(context, "scene", None)
+    if scene is None or not preview.has_preview(scene):
+        return
+    runtime = bridge.runtime(context)
+    frame = scene.frame_current
+    errors: tuple[type[BaseException], ...] = (ValueError, *bridge.user_errors())
+    try:
+        settings = bridge.settings_from_props(bridge.scene_settings(context))
+        preview.add_preview(scene, settings)
+    except errors as exc:
+        preview.remove_preview(scene)
+        runtime.error = f"Preview removed: {exc}"
+        return
+    # Stay on the frame the artist was looking at when it still exists.
+    if 1 <= frame <= settings.frames:
+        scene.frame_set(frame)
+
+
 classes = (ORBITFARM_OT_preview_orbit, ORBITFARM_OT_remove_preview)

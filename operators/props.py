@@ -9,6 +9,9 @@ Blender never saves into the artist's file.
 # bpy.props annotations are calls by Blender's design, which mypy rejects as types:
 # mypy: disable-error-code="valid-type"
 
+import math
+from typing import Any
+
 import bpy
 from bpy.props import (
     BoolProperty,
@@ -73,12 +76,37 @@ class ORBITFARM_PG_batch_file(PropertyGroup):
     message: StringProperty(name="Preflight message")
 
 
+def _follow_preview(self: PropertyGroup, context: bpy.types.Context) -> None:
+    """An open orbit preview follows the settings as the artist changes them."""
+    from . import preview_ops
+
+    preview_ops.follow_settings(context)
+
+
+# Artist-facing views of two stored values: the spec keeps margin a factor and elevation in
+# degrees (CLI and job files), the panel shows "10 %" and "20°" with Blender's own units.
+def _get_margin_percent(self: Any) -> float:
+    return (self.margin - 1.0) * 100.0
+
+
+def _set_margin_percent(self: Any, value: float) -> None:
+    self.margin = 1.0 + value / 100.0
+
+
+def _get_elevation_angle(self: Any) -> float:
+    return math.radians(self.elevation)
+
+
+def _set_elevation_angle(self: Any, value: float) -> None:
+    self.elevation = math.degrees(value)
+
+
 class ORBITFARM_PG_settings(PropertyGroup):
     """Orbit render settings of a scene; defaults identical to `orbitfarm submit`."""
 
     frames: IntProperty(
         name="Frames", description="Frames in one full revolution (frame k at 360*k/N degrees)",
-        default=_DEFAULTS.frames, min=1, soft_max=3600,
+        default=_DEFAULTS.frames, min=1, soft_max=3600, update=_follow_preview,
     )
     frame_range: StringProperty(
         name="Frame Range",
@@ -91,19 +119,28 @@ class ORBITFARM_PG_settings(PropertyGroup):
             ("AUTO", "Auto", "Fit the subject's bounding sphere into the frame"),
             ("FIXED", "Fixed", "Camera distance from the subject's centre in scene units"),
         ],
-        default="AUTO" if _DEFAULTS.radius is None else "FIXED",
+        default="AUTO" if _DEFAULTS.radius is None else "FIXED", update=_follow_preview,
     )
     radius: FloatProperty(
         name="Distance", description="Camera distance from the subject's centre",
         default=_DEFAULTS.radius if _DEFAULTS.radius is not None else _FIXED_RADIUS_START,
-        min=1e-4, soft_max=1000.0, unit="LENGTH",
+        min=1e-4, soft_max=1000.0, unit="LENGTH", update=_follow_preview,
     )
     elevation: FloatProperty(
         name="Elevation", description="Degrees above the subject's centre (positive looks down)",
         default=_DEFAULTS.elevation, min=-MAX_ELEVATION, max=MAX_ELEVATION,
+        update=_follow_preview,
     )
-    width: IntProperty(name="Width", default=_DEFAULTS.width, min=1, max=65536, subtype="PIXEL")
-    height: IntProperty(name="Height", default=_DEFAULTS.height, min=1, max=65536, subtype="PIXEL")
+    elevation_angle: FloatProperty(
+        name="Elevation", description="Camera angle above the subject's centre (positive looks "
+        "down)", subtype="ANGLE", unit="ROTATION", get=_get_elevation_angle,
+        set=_set_elevation_angle, min=math.radians(-MAX_ELEVATION),
+        max=math.radians(MAX_ELEVATION), update=_follow_preview,
+    )
+    width: IntProperty(name="Width", default=_DEFAULTS.width, min=1, max=65536, subtype="PIXEL",
+                       update=_follow_preview)
+    height: IntProperty(name="Height", default=_DEFAULTS.height, min=1, max=65536,
+                        subtype="PIXEL", update=_follow_preview)
     engine: EnumProperty(
         name="Engine",
         items=[(e, _ENGINE_LABELS.get(e, e.title()), f"Render with {e}") for e in ENGINES],
@@ -137,7 +174,13 @@ class ORBITFARM_PG_settings(PropertyGroup):
     )
     margin: FloatProperty(
         name="Margin", description="Auto radius: the bounding sphere fills 1/margin of the view",
-        default=_DEFAULTS.margin, min=1.0, soft_max=3.0,
+        default=_DEFAULTS.margin, min=1.0, soft_max=3.0, update=_follow_preview,
+    )
+    margin_percent: FloatProperty(
+        name="Margin", description="Auto radius: free space around the subject's bounding "
+        "sphere, in percent of its size (10 % = the sphere fills 1/1.1 of the narrower view)",
+        subtype="PERCENTAGE", get=_get_margin_percent, set=_set_margin_percent, min=0.0,
+        soft_max=200.0, precision=0, update=_follow_preview,
     )
     output_dir: StringProperty(
         name="Output",
@@ -162,6 +205,7 @@ class ORBITFARM_PG_job(PropertyGroup):
     """A job in the jobs list with its last known progress."""
 
     job_id: StringProperty(name="Job")
+    label: StringProperty(name="Renders")  # what it renders: subjects and frames
     path: StringProperty(name="Job Folder", subtype="DIR_PATH")
     target: StringProperty(name="Target")
     state: StringProperty(name="State", default="unknown")

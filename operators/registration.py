@@ -16,7 +16,9 @@ from . import (
     preview_ops,
     profiles_ops,
     props,
+    show_panel_ops,
     submit_ops,
+    thumbnails,
 )
 
 # Property groups first (pointers need them), panels last (parents before children).
@@ -29,6 +31,7 @@ classes = (
     *jobs_ops.classes,
     *batch_ops.classes,
     *profiles_ops.classes,
+    *show_panel_ops.classes,
     *lists.classes,
     *spaces.classes,
 )
@@ -40,11 +43,14 @@ _register_classes, _unregister_classes = _factory(classes)
 def register() -> None:
     _register_classes()
     props.attach()
+    show_panel_ops.add_menu_entry()
     monitor.start(load_recent=True)
 
 
 def unregister() -> None:
     monitor.stop()
+    show_panel_ops.remove_menu_entry()
+    thumbnails.clear()
     bridge.remove_copies()
     props.detach()
     _unregister_classes()

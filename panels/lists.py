@@ -33,7 +33,8 @@ class ORBITFARM_UL_jobs(UIList):
         icon_name = "CHECKMARK" if item.finished and not item.failed_tasks else (
             "ERROR" if item.failed_tasks else "RENDER_ANIMATION")
         row = layout.row(align=True)
-        row.label(text=item.job_id, icon=icon_name)
+        # What the job renders (subjects, frames, target); the id is in the details below.
+        row.label(text=item.label or item.job_id, icon=icon_name)
         progress = f"{item.frames_done}/{item.frames_total}" if item.frames_total else item.state
         if item.failed_tasks:
             progress += f" ({item.failed_tasks} failed)"

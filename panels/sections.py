@@ -22,14 +22,15 @@ def draw_orbit(context: bpy.types.Context, layout: Any) -> None:
     layout.use_property_decorate = False
     col = layout.column()
     col.prop(s, "frames")
-    col.prop(s, "frame_range")
+    # The syntax is not guessable: show it where the artist types (empty = all frames).
+    col.prop(s, "frame_range", placeholder="e.g. 1-10,20,30-90x5")
     row = col.row()
     row.prop(s, "radius_mode", expand=True)
     if s.radius_mode == "FIXED":
         col.prop(s, "radius")
     else:
-        col.prop(s, "margin")
-    col.prop(s, "elevation")
+        col.prop(s, "margin_percent")
+    col.prop(s, "elevation_angle")
     sub = col.column(align=True)
     sub.prop(s, "width", text="Resolution X")
     sub.prop(s, "height", text="Y")
@@ -70,10 +71,11 @@ def draw_status(context: bpy.types.Context, layout: Any) -> None:
             layout.label(text=f"{runtime.status} ({runtime.progress:.0%})")
         layout.label(text="Esc aborts", icon="INFO")
     elif runtime.status:
-        layout.label(text=runtime.status, icon="INFO")
+        for i, line in enumerate(_wrap(runtime.status, chars_per_line(context))):
+            layout.label(text=line, icon="INFO" if i == 0 else "BLANK1")
     if runtime.error:
         box = layout.box()
-        for i, line in enumerate(_wrap(runtime.error, 60)):
+        for i, line in enumerate(_wrap(runtime.error, chars_per_line(context))):
             box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
@@ -81,7 +83,7 @@ def draw_preflight(context: bpy.types.Context, layout: Any) -> None:
     """Preflight results: each problem with what to do about it."""
     runtime = bridge.runtime(context)
     if not runtime.preflight_done:
-        layout.label(text="Run Preflight to check before submitting", icon="QUESTION")
+        layout.label(text="Not checked yet", icon="QUESTION")
         return
     if not runtime.problems:
         layout.label(text="No problems found", icon="CHECKMARK")
@@ -91,7 +93,7 @@ def draw_preflight(context: bpy.types.Context, layout: Any) -> None:
         col = box.column(align=True)
         col.label(text=problem.message, icon=_SEVERITY_ICON.get(problem.severity, "INFO"))
         if problem.hint:
-            for line in _wrap(problem.hint, 60):
+            for line in _wrap(problem.hint, chars_per_line(context) - 4):
                 col.label(text=line, icon="BLANK1")
 
 
@@ -121,8 +123,12 @@ def draw_jobs(context: bpy.types.Context, layout: Any) -> None:
     if not 0 <= runtime.jobs_index < len(runtime.jobs):
         return
     job = runtime.jobs[runtime.jobs_index]
+    width = chars_per_line(context)
     col = layout.column(align=True)
-    col.label(text=f"{job.job_id} on {job.target or '?'}: {job.state}")
+    for i, line in enumerate(_wrap(job.label or job.job_id, width)):
+        col.label(text=line, icon="RENDER_ANIMATION" if i == 0 else "BLANK1")
+    col.label(text=f"{job.state} on {job.target or '?'}")
+    col.label(text=f"job {job.job_id}")
     if job.frames_total:
         text = f"{job.frames_done}/{job.frames_total} frames"
         if hasattr(col, "progress"):
@@ -131,19 +137,33 @@ def draw_jobs(context: bpy.types.Context, layout: Any) -> None:
             col.label(text=text)
     if job.failed_tasks:
         col.label(text=f"{job.failed_tasks} failed task(s)", icon="ERROR")
-    for line in _wrap(job.detail, 60):
+    for line in _wrap(job.detail, width):
         col.label(text=line)
+    draw_thumbnails(layout, job)
+    # Short button texts: two columns of a narrow sidebar cut long ones off.
     grid = layout.grid_flow(columns=2, align=True)
-    grid.operator("orbitfarm.open_output", icon="FILE_FOLDER")
+    grid.operator("orbitfarm.open_output", icon="FILE_FOLDER", text="Folder")
     cell = grid.row(align=True)
     cell.enabled = job.frames_done > 0  # the sheet needs finished frames
-    cell.operator("orbitfarm.contact_sheet", icon="IMAGE_DATA")
+    cell.operator("orbitfarm.contact_sheet", icon="IMAGE_DATA", text="Sheet")
     cell = grid.row(align=True)
     cell.enabled = job.failed_tasks > 0 or (job.finished and job.frames_done < job.frames_total)
-    cell.operator("orbitfarm.retry_job", icon="FILE_REFRESH")
+    cell.operator("orbitfarm.retry_job", icon="FILE_REFRESH", text="Retry")
     cell = grid.row(align=True)
     cell.enabled = not job.finished
-    cell.operator("orbitfarm.cancel_job", icon="CANCEL")
+    cell.operator("orbitfarm.cancel_job", icon="CANCEL", text="Cancel")
+
+
+def draw_thumbnails(layout: Any, job: Any) -> None:
+    """RGB and colour-mapped depth of a finished job's front view, side by side."""
+    from ..operators import thumbnails
+
+    icons = thumbnails.icons_for(job.path)
+    if icons is None:
+        return
+    row = layout.row(align=True)
+    for icon_id in icons:
+        row.template_icon(icon_value=icon_id, scale=5.0)
 
 
 def draw_batch(context: bpy.types.Context, layout: Any) -> None:
@@ -160,7 +180,7 @@ def draw_batch(context: bpy.types.Context, layout: Any) -> None:
     col.operator("orbitfarm.batch_clear", icon="X", text="")
     if 0 <= s.batch_index < len(s.batch_files):
         item = s.batch_files[s.batch_index]
-        for line in _wrap(item.message, 60):
+        for line in _wrap(item.message, chars_per_line(context)):
             layout.label(text=line)
     row = layout.row(align=True)
     row.enabled = not runtime.busy
@@ -190,6 +210,15 @@ def draw_preferences(prefs: Any, context: bpy.types.Context, layout: Any) -> Non
     if not bpy.app.online_access:
         layout.label(text="Cluster targets need Preferences › System › Network › "
                      "Allow Online Access", icon="INTERNET_OFFLINE")
+
+
+def chars_per_line(context: bpy.types.Context) -> int:
+    """About how many characters of label text fit the panel's width (labels do not wrap)."""
+    region = getattr(context, "region", None)
+    width = region.width if region is not None and region.width > 1 else 300
+    scale = (context.preferences.system.ui_scale if context.preferences else 0.0) or 1.0
+    # ~7 px per character of Blender's UI font at scale 1, less the panel's margins and icon.
+    return max(20, int((width - 50 * scale) / (7.0 * scale)))
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -22,7 +22,8 @@ SECTIONS: list[tuple[str, str, Draw, bool]] = [
 ]
 
 SPACES = [
-    # (class-name suffix, attributes of that space)
+    # (class-name suffix, attributes of that space). Blender appends add-on panels below its
+    # own in Properties › Output; Render › Orbit Dataset opens the sidebar tab (show_panel_ops).
     ("", {"bl_space_type": "PROPERTIES", "bl_region_type": "WINDOW", "bl_context": "output"}),
     ("_view3d", {"bl_space_type": "VIEW_3D", "bl_region_type": "UI", "bl_category": "orbitfarm"}),
 ]

@@ -65,6 +65,11 @@ def add_preview(scene: Any, settings: RenderSettings) -> Any:
     return cam
 
 
+def has_preview(scene: Any) -> bool:
+    """Whether add_preview's camera is in this scene (so settings changes should rebuild it)."""
+    return scene.get(_SAVED) is not None
+
+
 def remove_preview(scene: Any) -> None:
     """Remove everything add_preview made and restore camera, frame range and resolution."""
     saved = scene.get(_SAVED)

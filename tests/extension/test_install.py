@@ -1,4 +1,8 @@
-"""The built zip installs, enables, disables and re-enables cleanly (4.2 LTS, 4.5 LTS, 5.0)."""
+"""The built zip installs, enables, disables and re-enables cleanly on every supported Blender.
+
+`make test` runs the compat-marked test on bpy 4.2 LTS, 4.5 LTS, 5.0 (Python 3.11) and 5.3
+(Python 3.13); tests/realblender/ installs the same zip into a real Blender executable.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,20 @@ from in_blender import MODULE, bpy, disable, enable, ext, install, registered_na
 def test_zip_installs_and_registers_twice(scenario):
     result = scenario(install_cycle, process_timeout=180)
     assert result["classes"] > 20
+    assert result["python"] == "{}.{}".format(*sys.version_info[:2])  # the bpy of this venv
+
+
+PLATFORMS = ("manylinux_2_17_x86_64", "manylinux_2_17_aarch64", "macosx_11_0_arm64",
+             "macosx_10_13_x86_64", "win_amd64")
+
+
+def test_zip_bundles_pyyaml_for_every_python_and_platform(built_zip):
+    """Blender 4.2-5.0 embed CPython 3.11 and 5.1+ 3.13; each needs its own binary wheel."""
+    names = [n for n in zipfile.ZipFile(built_zip).namelist() if n.startswith("wheels/pyyaml-")]
+    for python in ("cp311", "cp313"):
+        for platform in PLATFORMS:
+            assert any(f"-{python}-{python}-" in n and platform in n for n in names), (
+                python, platform, names)
 
 
 # Blender side (runs in a fresh bpy process, see in_blender.py)
@@ -40,6 +58,10 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
 
     assert yaml.safe_load("a: 1") == {"a": 1}
     assert blender_asset_tracer.__file__
+    # The binary wheel for *this* Python and platform was picked (its C loader imports), and
+    # only one PyYAML was installed although the zip carries one per Python and platform.
+    assert yaml.__with_libyaml__, "PyYAML's C extension does not load: wrong wheel installed"
+    assert len(list(site_packages.glob("[Pp]y[Yy][Aa][Mm][Ll]-*.dist-info"))) == 1
 
     # Defaults: scene properties -> RenderSettings equal the CLI's defaults exactly.
     bridge = ext("operators.bridge")
@@ -75,7 +97,8 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
         assert registered_names() == first
         assert bpy.context.scene.orbitfarm.frames == spec.RenderSettings().frames
     assert module.__file__
-    return {"version": bpy.app.version_string, "classes": len(first), "modules": len(loaded)}
+    return {"version": bpy.app.version_string, "classes": len(first), "modules": len(loaded),
+            "python": "{}.{}".format(*sys.version_info[:2])}
 
 
 def test_zip_holds_the_extension_only(built_zip):

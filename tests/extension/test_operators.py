@@ -6,6 +6,7 @@ job core the CLI uses.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from in_blender import (
     ext,
     install,
     open_blend,
+    png_pixel,
     render_check,
     result_problems,
     tiny_settings,
@@ -66,6 +68,26 @@ def preview_orbit(args: dict[str, Any]) -> dict[str, Any]:
         assert abs(elevation - 0.5) < 0.01, elevation  # sin(30 degrees)
     assert max(distances) - min(distances) < 1e-3 * max(distances), distances
     assert len({(round(p.x, 3), round(p.y, 3)) for p in positions}) == 8
+    # The open preview follows the settings live (no second click): frames, elevation.
+    props = scene.orbitfarm
+    props.frames = 12
+    camera = scene.camera
+    assert scene.frame_end == 12, scene.frame_end
+    stops = set()
+    for frame in range(1, 13):
+        scene.frame_set(frame)
+        stops.add(tuple(round(v, 3) for v in camera.matrix_world.translation))
+    assert len(stops) == 12, stops  # twelve distinct orbit positions now, not eight
+    props.elevation_angle = math.radians(-45.0)  # the panel's field, in Blender's angle unit
+    assert abs(props.elevation + 45.0) < 1e-4, props.elevation
+    scene.frame_set(12)
+    assert abs((scene.camera.matrix_world.translation - centre).normalized().z
+               + math.sqrt(0.5)) < 0.01
+    props.margin_percent = 50.0  # "50 %" in the panel = margin factor 1.5
+    assert abs(props.margin - 1.5) < 1e-6 and abs(props.margin_percent - 50.0) < 1e-4
+    far = (scene.camera.matrix_world.translation - centre).length
+    props.margin_percent = 10.0
+    assert (scene.camera.matrix_world.translation - centre).length < far  # closer again
     # Clicking again rebuilds instead of stacking cameras.
     assert bpy.ops.orbitfarm.preview_orbit() == {"FINISHED"}
     assert sum(o.type == "CAMERA" for o in bpy.data.objects) == 1 + (before_camera is not None)
@@ -73,6 +95,9 @@ def preview_orbit(args: dict[str, Any]) -> dict[str, Any]:
     assert {o.name for o in bpy.data.objects} == before_objects
     assert (scene.camera.name if scene.camera else None) == before_camera
     assert (scene.frame_start, scene.frame_end) == before_range
+    # Without a preview, changing settings creates nothing.
+    props.frames = 6
+    assert {o.name for o in bpy.data.objects} == before_objects
     return {"radius": distances[0]}
 
 
@@ -180,6 +205,20 @@ def submit_local(args: dict[str, Any]) -> dict[str, Any]:
     assert sum(depth_cell[:3]) > 0.3, depth_cell  # a hit: coloured
     assert sum(depth_corner[:3]) < 0.05, depth_corner  # no hit: black
     assert w == 3 * sheet_mod.CELL_WIDTH + 4 * gap and h == 2 * cell_h + 3 * gap, (w, h)
+
+    # The row says what it renders; the panel's thumbnails show the front view: the red
+    # subject in RGB and a colour-mapped hit (black where nothing was hit) in depth.
+    row = next(j for j in wm.jobs if j.path == job_path)
+    assert row.label == f"{blend.stem} · 3 frames", row.label
+    thumbs = ext("operators.thumbnails")
+    assert thumbs.icons_for(job_path) is not None
+    folder = Path(bpy.utils.extension_path_user(MODULE, path="thumbnails"))
+    rgb_thumb = next(folder.glob(f"{job_id}-*-rgb.png"))
+    depth_thumb = next(folder.glob(f"{job_id}-*-depth.png"))
+    centre = png_pixel(rgb_thumb)
+    assert centre[0] > 0.5 and centre[1] < 0.25, centre
+    assert sum(png_pixel(depth_thumb)[:3]) > 0.3
+    assert sum(png_pixel(depth_thumb, 0.02, 0.02)[:3]) < 0.05
 
     # A copy of the current (changed) state renders the change; the file on disk is untouched.
     bpy.data.materials[0].node_tree.nodes["Emission"].inputs["Color"].default_value = (
