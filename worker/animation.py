@@ -18,7 +18,7 @@ from typing import Any
 import bpy
 
 from . import compat
-from .bounds import pieces
+from .bounds import pieces, vertex_positions
 
 BUDGET_SECONDS = 60.0
 
@@ -33,10 +33,7 @@ class AnimationReport:
 def _geometry_bytes(obj: Any) -> bytes:
     """The evaluated vertex positions (object space), or the bounding box for other data."""
     if obj.type == "MESH":
-        verts = obj.data.vertices
-        co = array("f", bytes(12 * len(verts)))
-        verts.foreach_get("co", co)
-        return co.tobytes()
+        return vertex_positions(obj.data).tobytes()
     try:
         mesh = obj.to_mesh()
     except RuntimeError:
@@ -44,9 +41,7 @@ def _geometry_bytes(obj: Any) -> bytes:
     if mesh is None:
         return array("f", [v for corner in obj.bound_box for v in corner]).tobytes()
     try:
-        co = array("f", bytes(12 * len(mesh.vertices)))
-        mesh.vertices.foreach_get("co", co)
-        return co.tobytes()
+        return vertex_positions(mesh).tobytes()
     finally:
         obj.to_mesh_clear()
 

@@ -246,61 +246,40 @@ def build_mixed_types():
     inst.location = (0, -6, 0)
     scene.collection.objects.link(inst)
 
-    # Geometry-nodes instances of the text and the curve on the points of a 3-vertex mesh.
-    me = bpy.data.meshes.new("Points")
-    pts = [(8, 0, 0), (8, 4, 2), (10, -2, 1)]
-    me.from_pydata(pts, [], [])
-    holder = bpy.data.objects.new("GNPoints", me)
-    scene.collection.objects.link(holder)
-    group = bpy.data.node_groups.new("OnPoints", "GeometryNodeTree")
-    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    n = group.nodes
-    gin, gout = n.new("NodeGroupInput"), n.new("NodeGroupOutput")
-    join = n.new("GeometryNodeJoinGeometry")
+    # Geometry-nodes instances of the text (twice) and the curve on the points of meshes.
     gn_boxes = []
-    for src, first in ((text, 0), (curve, 1)):
-        info_node = n.new("GeometryNodeObjectInfo")
-        info_node.transform_space = "ORIGINAL"
-        info_node.inputs["Object"].default_value = src
-        info_node.inputs["As Instance"].default_value = True
-        inst_node = n.new("GeometryNodeInstanceOnPoints")
-        sel = n.new("FunctionNodeCompare")
-        sel.data_type = "INT"
-        sel.operation = "EQUAL"
-        index = n.new("GeometryNodeInputIndex")
-        group.links.new(index.outputs[0], sel.inputs[2])
-        sel.inputs[3].default_value = first
-        group.links.new(gin.outputs[0], inst_node.inputs["Points"])
-        group.links.new(sel.outputs[0], inst_node.inputs["Selection"])
-        group.links.new(info_node.outputs["Geometry"], inst_node.inputs["Instance"])
-        group.links.new(inst_node.outputs[0], join.inputs[0])
-        gn_boxes.append(shifted(local[src.name], pts[first]))
-    # The third point instances the text too (index 2).
-    info_node = n.new("GeometryNodeObjectInfo")
-    info_node.transform_space = "ORIGINAL"
-    info_node.inputs["Object"].default_value = text
-    info_node.inputs["As Instance"].default_value = True
-    inst_node = n.new("GeometryNodeInstanceOnPoints")
-    sel = n.new("FunctionNodeCompare")
-    sel.data_type = "INT"
-    sel.operation = "EQUAL"
-    index = n.new("GeometryNodeInputIndex")
-    group.links.new(index.outputs[0], sel.inputs[2])
-    sel.inputs[3].default_value = 2
-    group.links.new(gin.outputs[0], inst_node.inputs["Points"])
-    group.links.new(sel.outputs[0], inst_node.inputs["Selection"])
-    group.links.new(info_node.outputs["Geometry"], inst_node.inputs["Instance"])
-    group.links.new(inst_node.outputs[0], join.inputs[0])
-    gn_boxes.append(shifted(local[text.name], pts[2]))
-    group.links.new(join.outputs[0], gout.inputs[0])
-    mod = holder.modifiers.new("OnPoints", "NODES")
-    mod.node_group = group
+    for name, src, pts in (("GNText", text, [(8, 0, 0), (10, -2, 1)]),
+                           ("GNCurve", curve, [(8, 4, 2)])):
+        gn_instancer(name, src, pts)
+        gn_boxes += [shifted(local[src.name], p) for p in pts]
 
     boxes = list(evaluated.values())
     boxes += [shifted(evaluated[o.name], (0, -6, 0)) for o in (curve, text, surf)]
     boxes += gn_boxes
     finish("mixed_types", scene, {}, union(*boxes), check_animation=False)
+
+
+def gn_instancer(name, src, pts):
+    """A mesh of points whose geometry nodes put an instance of `src` on each point."""
+    me = bpy.data.meshes.new(name)
+    me.from_pydata(pts, [], [])
+    holder = bpy.data.objects.new(name, me)
+    bpy.context.scene.collection.objects.link(holder)
+    group = bpy.data.node_groups.new(name, "GeometryNodeTree")
+    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    n = group.nodes
+    gin, gout = n.new("NodeGroupInput"), n.new("NodeGroupOutput")
+    info_node = n.new("GeometryNodeObjectInfo")
+    info_node.transform_space = "ORIGINAL"
+    info_node.inputs["Object"].default_value = src
+    info_node.inputs["As Instance"].default_value = True
+    inst_node = n.new("GeometryNodeInstanceOnPoints")
+    group.links.new(gin.outputs[0], inst_node.inputs["Points"])
+    group.links.new(info_node.outputs["Geometry"], inst_node.inputs["Instance"])
+    group.links.new(inst_node.outputs[0], gout.inputs[0])
+    holder.modifiers.new(name, "NODES").node_group = group
+    return holder
 
 
 def build_render_only():
@@ -436,7 +415,7 @@ def build_sequencer():
     scene = reset()
     cube("Cube", 2.0, (1, 2, 3))
     ed = scene.sequence_editor_create()
-    strips = getattr(ed, "strips", None) or ed.sequences
+    strips = ed.strips if hasattr(ed, "strips") else ed.sequences  # 5.0 renamed it
     try:
         strip = strips.new_effect("Colour", "COLOR", 1, frame_start=1, frame_end=48)
     except TypeError:  # 5.0: a length instead of an end frame
