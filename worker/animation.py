@@ -38,12 +38,13 @@ def _geometry_bytes(obj: Any) -> bytes:
         mesh = obj.to_mesh()
     except RuntimeError:
         mesh = None
-    if mesh is None:
-        return array("f", [v for corner in obj.bound_box for v in corner]).tobytes()
     try:
-        return vertex_positions(mesh).tobytes()
+        if mesh is not None and len(mesh.vertices):
+            return vertex_positions(mesh).tobytes()
     finally:
-        obj.to_mesh_clear()
+        if mesh is not None:
+            obj.to_mesh_clear()
+    return array("f", [v for corner in obj.bound_box for v in corner]).tobytes()
 
 
 def snapshot() -> dict[tuple, tuple[str, tuple[float, ...], bytes]]:

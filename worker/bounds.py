@@ -72,9 +72,11 @@ def vertex_positions(mesh: Any) -> array:
 
 
 def _corner_box(obj: Any, matrix: Any) -> Box | None:
-    corners = [matrix @ _vec(c) for c in obj.bound_box]
-    if all(c.length == 0 for c in corners) and matrix.translation.length == 0:
+    """The world box of the object's local bounding-box corners; None when it has none."""
+    local = [tuple(c) for c in obj.bound_box]
+    if all(v == 0 for c in local for v in c):
         return None
+    corners = [matrix @ _vec(c) for c in local]
     return ([min(c[i] for c in corners) for i in range(3)],
             [max(c[i] for c in corners) for i in range(3)])
 
@@ -91,12 +93,13 @@ def piece_box(obj: Any, matrix: Any) -> Box | None:
         mesh = obj.to_mesh()
     except RuntimeError:
         mesh = None
-    if mesh is None:
+    if mesh is None or not len(mesh.vertices):
+        if mesh is not None:
+            obj.to_mesh_clear()
+        # Volumes (and hair or points where Blender makes no mesh of them) have a box only.
         return _corner_box(obj, matrix) if obj.type in ("VOLUME", "POINTCLOUD", "CURVES") else None
     try:
         n = len(mesh.vertices)
-        if not n:
-            return None
         mesh.transform(matrix)  # a temporary copy: the evaluated object is untouched
         co = vertex_positions(mesh)
     finally:

@@ -219,8 +219,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     bound = orbit.bounding_radius(*box)
 
     tmp_dir = Path(out) / f".tmp-{os.getpid()}"
-    rs = setup(scene, settings, bound, tmp_dir, log, center=(original_center[0], original_center[1], original_center[2]),
-               view_layer=view_layer)
+    x, y, z = original_center
+    rs = setup(scene, settings, bound, tmp_dir, log, center=(x, y, z), view_layer=view_layer)
     warnings += rs.warnings
     all_frames = settings.frame_list()
     mine = task.frames if task.frames is not None else all_frames

@@ -26,6 +26,8 @@ Kinds:
 - nan_vertex / huge_vertex: a mesh with a NaN vertex / a vertex at 1e12.
 - compositing_off: render.use_compositing off. sequencer: a colour strip in the sequencer.
 - missing_texture: an image texture whose file is deleted after saving.
+- missing_font_and_cache: a text whose font file is deleted, a cloth with an external point
+  cache folder that does not exist.
 - missing_library / library_and_local: a linked library deleted after saving (only geometry /
   beside a local cube).
 """
@@ -442,6 +444,24 @@ def build_missing_texture():
            check_animation=False)
 
 
+def build_missing_font_and_cache():
+    scene = reset()
+    import shutil
+    font_path = os.path.join(folder, "gone_font.woff2")
+    shutil.copyfile(os.path.join(bpy.utils.system_resource("DATAFILES", path="fonts"),
+                                 "DejaVuSansMono.woff2"), font_path)
+    curve = bpy.data.curves.new("Label", "FONT")
+    curve.body = "Hi"
+    curve.font = bpy.data.fonts.load(font_path)
+    scene.collection.objects.link(bpy.data.objects.new("Label", curve))
+    cloth_obj = cube("Cloth", 1.0, (0, 0, -2))
+    cloth = cloth_obj.modifiers.new("Cloth", "CLOTH")
+    cloth.point_cache.use_external = True
+    cloth.point_cache.filepath = "//gone_cache"
+    cloth.point_cache.name = "cloth"
+    finish("missing_font_and_cache", scene, {"font": font_path}, check_animation=False)
+
+
 def build_library(kind, with_local):
     lib_path = os.path.join(folder, kind + "_lib.blend")
     reset()
@@ -477,6 +497,7 @@ builders = {
     "compositing_off": build_compositing_off,
     "sequencer": build_sequencer,
     "missing_texture": build_missing_texture,
+    "missing_font_and_cache": build_missing_font_and_cache,
     "missing_library": lambda: build_library("missing_library", False),
     "library_and_local": lambda: build_library("library_and_local", True),
 }
@@ -489,8 +510,8 @@ os._exit(0)
 
 KINDS = ("instanced_collection", "mixed_types", "render_only", "bounce", "hidden_mover",
          "render_wave", "frame_zero", "outside_range", "edge_on", "ocean", "nan_vertex",
-         "huge_vertex", "compositing_off", "sequencer", "missing_texture", "missing_library",
-         "library_and_local")
+         "huge_vertex", "compositing_off", "sequencer", "missing_texture",
+         "missing_font_and_cache", "missing_library", "library_and_local")
 
 
 def build(python: str, folder: str | os.PathLike[str], kinds: tuple[str, ...] = KINDS) -> dict:
@@ -505,9 +526,9 @@ def build(python: str, folder: str | os.PathLike[str], kinds: tuple[str, ...] = 
     for line in proc.stdout.splitlines():
         if line.startswith("REALWORLD-INFO "):
             info = json.loads(line[len("REALWORLD-INFO "):])
-            for kind in ("missing_texture",):
+            for kind, key in (("missing_texture", "texture"), ("missing_font_and_cache", "font")):
                 if kind in info:
-                    os.unlink(info[kind]["texture"])
+                    os.unlink(info[kind][key])
             for kind in ("missing_library", "library_and_local"):
                 if kind in info:
                     os.unlink(info[kind]["library"])

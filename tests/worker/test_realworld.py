@@ -152,6 +152,10 @@ def test_missing_files_are_recorded(world):
     assert both["status"] == "rendered"
     assert any("missing linked library" in w and "library_and_local_lib.blend" in w
                for w in both["warnings"]), both
+    other = result(out / "missing_font_and_cache")
+    assert any("missing font" in w and "gone_font.woff2" in w for w in other["warnings"]), other
+    assert any("missing cache folder" in w and "gone_cache" in w for w in other["warnings"]), \
+        other
     only = result(out / "missing_library")
     assert only["status"] == "failed"
     assert "missing_library_lib.blend" in only["reason"] and "linked librar" in only["reason"]
