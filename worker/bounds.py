@@ -99,7 +99,6 @@ def piece_box(obj: Any, matrix: Any) -> Box | None:
         # Volumes (and hair or points where Blender makes no mesh of them) have a box only.
         return _corner_box(obj, matrix) if obj.type in ("VOLUME", "POINTCLOUD", "CURVES") else None
     try:
-        n = len(mesh.vertices)
         mesh.transform(matrix)  # a temporary copy: the evaluated object is untouched
         co = vertex_positions(mesh)
     finally:
