@@ -38,7 +38,7 @@ def scene_problems(context: bpy.types.Context) -> list[Any]:
         found.append(_problem(WARNING, name, "the file has unsaved changes",
                               "save it (Ctrl S) to render them; Submit asks whether to render the "
                               "saved version or a copy of the current state"))
-    evidence = detect_animation(context.scene).evidence
+    evidence = detect_animation(context.scene, budget=5.0).evidence  # the UI waits on it
     if evidence:
         found.append(_problem(WARNING, name, "the subject is animated and would be skipped: "
                               + "; ".join(evidence[:3]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,9 +22,13 @@ MARK = "[blender]"
 _CHATTER = ("Fra:", "Saved:", "Time:", "Read blend:", "Read library:", "Remaining:")
 
 
+# Blender 5.x prefixes its log lines: "00:00.531  render           | Saved: '...'".
+_LOG_PREFIX = re.compile(r"^\d+:\d+\.\d+\s+\S+\s+\|\s?")
+
+
 def is_chatter(line: str) -> bool:
     """Blender's routine progress lines: never worth a line in a task log."""
-    text = line.strip()
+    text = _LOG_PREFIX.sub("", line.strip())
     return not text or text.startswith(_CHATTER)
 
 

@@ -23,7 +23,7 @@ from .checks import FrameCheck, check_frame, subject_in_view
 from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
 from .missing import missing_files, missing_libraries
-from .render import render_frame, setup
+from .render import RenderError, render_frame, setup
 from .results import (
     NO_HIT_DEPTH,
     depth_path,
@@ -159,7 +159,7 @@ def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> st
     warnings: list[str] = []  # filled by _render as it learns them; kept if it fails
     try:
         return _render(task, subject, progress, started, warnings)
-    except (SubjectError, BoundsError, DeviceError) as err:
+    except (SubjectError, BoundsError, DeviceError, RenderError) as err:
         exc: Exception = err
         reason = str(err)
     except Exception as err:  # one subject's crash must not stop the others

@@ -30,6 +30,10 @@ from .results import NO_HIT_DEPTH
 CAMERA_NAME = "orbitfarm_camera"
 
 
+class RenderError(Exception):
+    """Blender refused to render a frame; the message is the reason written to result.json."""
+
+
 @dataclass
 class RenderSetup:
     """What render_frame needs, made once per subject."""
@@ -205,6 +209,10 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
             stale.unlink()
     if rgb_tmp is not None:
         rs.scene.render.filepath = str(rgb_tmp)
-    with blender_output():
-        bpy.ops.render.render(write_still=want_rgb)
+    try:
+        with blender_output():
+            bpy.ops.render.render(write_still=want_rgb)
+    except RuntimeError as exc:  # Blender's own refusal (not an orbitfarm bug): say so
+        message = " ".join(str(exc).split()) or "no message"
+        raise RenderError(f"Blender could not render: {message}") from None
     return rgb_tmp, depth_tmp
