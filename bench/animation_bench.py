@@ -19,10 +19,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 import subjects  # noqa: E402
-from orbitfarm.submitter.atomic import read_json  # noqa: E402
-from orbitfarm.submitter.launch import Runtime, worker_env  # noqa: E402
-from orbitfarm.submitter.localrun import run_worker  # noqa: E402
-from orbitfarm.submitter.spec import RenderSettings, Subject, WorkerTask  # noqa: E402
+from orbitfarm.submitter.files.atomic import read_json  # noqa: E402
+from orbitfarm.submitter.launch.local import run_worker  # noqa: E402
+from orbitfarm.submitter.launch.runtime import Runtime, worker_env  # noqa: E402
+from orbitfarm.submitter.model.settings import RenderSettings  # noqa: E402
+from orbitfarm.submitter.model.task import Subject, WorkerTask  # noqa: E402
 
 # Runs in a bpy process: load the subject as the worker does and time the animation check.
 _CHECK = r'''
