@@ -99,6 +99,24 @@ def test_batch_gives_each_subject_its_own_state_and_reason(tmp_path, bpy_python)
     assert "broken" in jobs.logs(job)  # the failed task's log tail
 
 
+def test_a_file_the_packer_cannot_handle_renders_in_place_and_the_rest_is_packed(
+        tmp_path, bpy_python):
+    src = tmp_path / "batch"
+    subjects.make_subject(bpy_python, src / "good.blend", "textured")
+    odd = scenes.make_external_multires(bpy_python, src / "sculpt.blend")
+    job = jobs.submit(jobs.SubmitRequest(files=[str(src)], out=str(tmp_path / "out"),
+                                         settings=RenderSettings(**TINY)))
+    notes = [w for w in job.spec.warnings if "cannot be packed" in w]
+    assert len(notes) == 1 and "sculpt.blend" in notes[0], job.spec.warnings
+    assert "Traceback" not in notes[0] and "\n" not in notes[0] and len(notes[0]) < 500
+    st = _finish(job)
+    rows = {r.name: r for r in st.subjects}
+    assert rows["good"].state == "rendered" and rows["sculpt"].state == "rendered", st.to_dict()
+    packed = {Path(s.blend).name: s.blend for s in job.plan.subjects}
+    assert Path(packed["sculpt.blend"]) == Path(odd["path"])  # rendered in place
+    assert Path(job.path) in (job.path / Path(packed["good.blend"])).resolve().parents
+
+
 def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, bpy_python):
     subjects.make_subject(bpy_python, tmp_path / "src" / "cube.blend", "cube")
     settings = RenderSettings(width=160, height=120, samples=16, frames=40)
