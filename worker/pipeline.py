@@ -167,7 +167,7 @@ def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> st
         traceback.print_exc()
         reason = f"internal error: {type(err).__name__}: {err}"
     log(f"subject {subject.name}: FAILED: {reason}")
-    progress(subject.name, status="failed", reason=reason)
+    progress(subject.name, status="failed", reason=reason, warnings=len(warnings))
     if isinstance(exc, OtherSettingsError):
         return "failed"  # result.json still describes the frames that are there
     try:
@@ -200,7 +200,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
                                + ", ".join(repr(p) for p in libraries) + " cannot be found")
         reason = "no renderable geometry (no visible mesh, curve, text, ... in the scene)"
         log(f"subject {subject.name}: skipped: {reason}")
-        progress(subject.name, status="skipped", reason=reason)
+        progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
         return _finish(task, subject, "skipped", reason, warnings, animation=[])
 
     animation = detect_animation(scene)
@@ -208,7 +208,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     if animation.evidence:
         reason = "animated subject: " + "; ".join(animation.evidence)
         log(f"subject {subject.name}: skipped: {reason}")
-        progress(subject.name, status="skipped", reason=reason)
+        progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
         return _finish(task, subject, "skipped", reason, warnings,
                        animation=animation.evidence)
 
@@ -328,12 +328,18 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     if status == "failed":
         reason = read_result(out).get("reason", "")
         log(f"subject {subject.name}: FAILED: {reason}")
-        progress(subject.name, status="failed", reason=reason)
+        progress(subject.name, status="failed", reason=reason, warnings=_warning_count(out))
         return "failed"
-    progress(subject.name, status="rendered", frames_done=total, frames_total=total)
+    progress(subject.name, status="rendered", frames_done=total, frames_total=total,
+             warnings=_warning_count(out))
     log(f"subject {subject.name}: rendered {len(todo)} frame(s) in "
         f"{time.perf_counter() - started:.2f}s")
     return "rendered"
+
+
+def _warning_count(out: str) -> int:
+    """How many warnings the subject's result.json lists (shown by `status` and the panel)."""
+    return len(read_result(out).get("warnings") or [])
 
 
 def _park(path: Path | None, frame: int) -> Path | None:

@@ -117,6 +117,39 @@ def test_a_file_the_packer_cannot_handle_renders_in_place_and_the_rest_is_packed
     assert Path(job.path) in (job.path / Path(packed["good.blend"])).resolve().parents
 
 
+def test_status_rows_are_one_line_and_show_warnings_wait_counts_right(tmp_path, bpy_python,
+                                                                       capsys):
+    from orbitfarm.submitter import cli
+
+    src = tmp_path / "batch"
+    tex = subjects.make_subject(bpy_python, src / "pinkish.blend", "textured")
+    subjects.write_corrupt_blend(src / "broken.blend")
+    job = jobs.submit(jobs.SubmitRequest(files=[str(src)], out=str(tmp_path / "out"),
+                                         settings=RenderSettings(**TINY), allow_missing=True,
+                                         pack=False))
+    os.unlink(tex["texture"])  # gone before the worker loads the file: it renders pink
+    capsys.readouterr()
+    assert cli.main(["wait", str(job.path)]) == 1
+    err = capsys.readouterr().err
+    assert "4/8 frames rendered, 4 skipped or failed" in err, err
+    assert cli.main(["status", str(job.path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()
+            if line.startswith(("pinkish", "broken"))}
+    assert "1 warning in " in rows["pinkish"] and "result.json" in rows["pinkish"], out
+    assert rows["broken"].split()[3:5] == ["cannot", "open"], rows["broken"]
+    # A reason with several lines (here: a worker's traceback) stays one line in the table.
+    state = job.read_state(job.task_ids()[0])
+    name = next(iter(state.get("subjects") or {"broken": {}}))
+    state.setdefault("subjects", {}).setdefault(name, {})["reason"] = "first line\nsecond\nthird"
+    state["subjects"][name]["status"] = "failed"
+    job.write_state(job.task_ids()[0], state)
+    assert cli.main(["status", str(job.path)]) == 0
+    out = capsys.readouterr().out
+    assert "second" not in out and "first line [...]" in out, out
+    assert f"in full: orbitfarm logs {job.path}" in out
+
+
 def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, bpy_python):
     subjects.make_subject(bpy_python, tmp_path / "src" / "cube.blend", "cube")
     settings = RenderSettings(width=160, height=120, samples=16, frames=40)
