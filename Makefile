@@ -6,7 +6,7 @@ BPY_42 ?= 4.2.23
 BPY_50 ?= 5.0.1
 VENV := .venv
 PY := $(VENV)/bin/python
-DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff
+DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer zstandard ruff
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 

@@ -150,6 +150,42 @@ def test_status_rows_are_one_line_and_show_warnings_wait_counts_right(tmp_path, 
     assert f"in full: orbitfarm logs {job.path}" in out
 
 
+def test_files_of_the_newest_blender_are_traced_and_packed(tmp_path, bpy_python, monkeypatch):
+    """Blender 5.x saves zstd-compressed files: preflight says nothing false and packs them."""
+    from blender_asset_tracer.blendfile import magic_compression
+
+    from orbitfarm.submitter.jobs import preflight
+
+    newest = Path(__file__).resolve().parents[2] / ".venv-5.3" / "bin" / "python"
+    if not newest.exists():
+        pytest.skip("no .venv-5.3 (bpy 5.3) to save a file with")
+    info = subjects.make_subject(str(newest), tmp_path / "src" / "new.blend", "textured")
+    report = preflight.check([info["path"]])
+    assert report.problems == [] and report.unreadable == []
+    assert report.dependencies[info["path"]] == [info["texture"]]
+    job = jobs.create(jobs.SubmitRequest(files=[info["path"]], out=str(tmp_path / "out"),
+                                         settings=RenderSettings(**TINY)))
+    stored = [p.name for p in (job.path / "inputs" / "files").rglob("*.png")]
+    assert stored == [Path(info["texture"]).name]
+
+    # Without the zstandard module a compressed file cannot be traced: say exactly that.
+    if Path(info["path"]).read_bytes()[:4] == b"\x28\xb5\x2f\xfd":
+        monkeypatch.setattr(magic_compression, "zstandard", None)
+        monkeypatch.setitem(sys.modules, "zstandard", None)
+        lines = preflight.check([info["path"]]).summary()
+        assert "zstandard" in lines and "fail" not in lines, lines
+
+
+def test_missing_library_is_not_called_a_pink_texture(tmp_path, bpy_python):
+    from orbitfarm.submitter.jobs import preflight
+
+    scene = scenes.make_linked_scene(bpy_python, tmp_path)
+    os.unlink(scene["lib"])
+    problems = preflight.check([scene["path"]]).errors
+    lib = [p for p in problems if "lib.blend" in p.message]
+    assert lib and "pink" not in lib[0].hint and "linked objects" in lib[0].hint, problems
+
+
 def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, bpy_python):
     subjects.make_subject(bpy_python, tmp_path / "src" / "cube.blend", "cube")
     settings = RenderSettings(width=160, height=120, samples=16, frames=40)
