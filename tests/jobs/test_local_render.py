@@ -153,7 +153,6 @@ def test_status_rows_are_one_line_and_show_warnings_wait_counts_right(tmp_path, 
 def test_files_of_the_newest_blender_are_traced_and_packed(tmp_path, bpy_python, monkeypatch):
     """Blender 5.x saves zstd-compressed files: preflight says nothing false and packs them."""
     from blender_asset_tracer.blendfile import magic_compression
-
     from orbitfarm.submitter.jobs import preflight
 
     newest = Path(__file__).resolve().parents[2] / ".venv-5.3" / "bin" / "python"
