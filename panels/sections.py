@@ -131,6 +131,9 @@ def draw_jobs(context: bpy.types.Context, layout: Any) -> None:
             col.label(text=text)
     if job.failed_tasks:
         col.label(text=f"{job.failed_tasks} failed task(s)", icon="ERROR")
+    if job.warnings:
+        col.label(text=f"{job.warnings} warning(s): missing textures, libraries, ... "
+                  "(see result.json)", icon="ERROR")
     for line in _wrap(job.detail, 60):
         col.label(text=line)
     grid = layout.grid_flow(columns=2, align=True)

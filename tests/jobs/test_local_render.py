@@ -148,6 +148,12 @@ def test_status_rows_are_one_line_and_show_warnings_wait_counts_right(tmp_path, 
     out = capsys.readouterr().out
     assert "second" not in out and "first line [...]" in out, out
     assert f"in full: orbitfarm logs {job.path}" in out
+    # The panel's job row: one-line reasons, the warning count and where to read them.
+    from orbitfarm.operators import monitor
+
+    row = monitor.summarize(str(job.path))
+    assert row["warnings"] == 1 and "second" not in row["detail"], row
+    assert "pinkish" in row["detail"] and "result.json" in row["detail"], row
 
 
 def test_files_of_the_newest_blender_are_traced_and_packed(tmp_path, bpy_python, monkeypatch):
