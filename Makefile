@@ -16,7 +16,7 @@ export ORBITFARM_CACHE ?= $(HOME)/.cache/orbitfarm
 ARTIFACTS := $(CURDIR)/test-artifacts
 VENV := .venv
 PY := $(VENV)/bin/python
-DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff
+DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer zstandard ruff
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 

@@ -17,20 +17,22 @@ import bpy
 def main() -> None:
     blend, out, frames, width, height, samples = sys.argv[sys.argv.index("--") + 1:]
     from orbitfarm.submitter.model.settings import RenderSettings
-    from orbitfarm.worker import compat, orbit, render
+    from orbitfarm.worker import bounds, compat, orbit, render
     from orbitfarm.worker import scene as scene_mod
 
     settings = RenderSettings(frames=int(frames), width=int(width), height=int(height),
                               samples=int(samples), device="cpu")
     scene = scene_mod.load_blend(blend)
-    scene_mod.center_subject(scene)
-    box = scene_mod.world_bbox(scene)
-    rs = render.setup(scene, settings, orbit.bounding_radius(*box), Path(out) / "tmp")
+    box = bounds.world_bbox(scene)
+    _, center = scene_mod.subject_center(box)
+    rs = render.setup(scene, settings, orbit.bounding_radius(*box), Path(out) / "tmp",
+                      center=tuple(center))
     scene.render.use_persistent_data = False
     tree = scene.compositing_node_group if compat.IS_5 else None
     t0 = time.perf_counter()
     for k in settings.frame_list():
-        rs.camera.matrix_world = orbit_matrix(orbit.orbit_pose(k, settings.frames, 0, rs.radius))
+        rs.camera.matrix_world = orbit_matrix(orbit.orbit_pose(k, settings.frames, 0, rs.radius,
+                                                               center))
         compat.disable_compositor(scene)  # pass 1: RGB only
         scene.view_layers[0].use_pass_z = False
         scene.render.filepath = str(Path(out) / f"rgb_{k:04d}.png")

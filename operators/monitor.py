@@ -7,6 +7,7 @@ talk to a cluster, so it never runs on the main thread).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import traceback
@@ -45,14 +46,20 @@ def summarize(job_path: str, online: bool = True) -> dict[str, Any]:
     else:
         state = "running" if counts.get("running") else "queued"
     detail = ", ".join(f"{n} {s}" for s, n in counts.items())
-    reasons = [f"{r.name}: {r.reason}" for r in status.subjects if r.reason]
+    # One line per reason (a worker's reason may span lines; the log has it in full).
+    reasons = [f"{r.name}: {jobs.one_line(r.reason)[0]}" for r in status.subjects if r.reason]
     if reasons:
         detail += " | " + "; ".join(reasons[:3])
+    warned = [r for r in status.subjects if r.warnings]
+    if warned:
+        detail += " | warnings (missing files, ...) in " + ", ".join(
+            os.path.join(r.out, "result.json") for r in warned[:3])
     return {
         "state": state,
         "frames_done": status.frames_done,
         "frames_total": status.frames_total,
         "failed_tasks": status.failed_tasks,
+        "warnings": sum(r.warnings for r in status.subjects),
         "finished": status.finished,
         "detail": detail,
         "label": label,
@@ -72,8 +79,8 @@ def describe(job: Any) -> str:
 
 def apply(item: Any, data: dict[str, Any]) -> None:
     """Copy a summarize() result into a job row (main thread); thumbnails once it finished."""
-    for key in ("state", "frames_done", "frames_total", "failed_tasks", "finished", "detail",
-                "label"):
+    for key in ("state", "frames_done", "frames_total", "failed_tasks", "warnings", "finished",
+                "detail", "label"):
         if key in data:
             setattr(item, key, data[key])
     if item.finished and item.frames_done:

@@ -25,7 +25,7 @@ def _problem(severity: str, subject: str, message: str, hint: str) -> Any:
 
 def scene_problems(context: bpy.types.Context) -> list[Any]:
     """What only the open Blender knows: unsaved changes and animation in the open scene."""
-    from ..worker import scene as worker_scene
+    from ..worker.animation import detect_animation
 
     name = Path(bpy.data.filepath).name or "untitled"
     found = []
@@ -38,7 +38,7 @@ def scene_problems(context: bpy.types.Context) -> list[Any]:
         found.append(_problem(WARNING, name, "the file has unsaved changes",
                               "save it (Ctrl S) to render them; Submit asks whether to render the "
                               "saved version or a copy of the current state"))
-    evidence = worker_scene.detect_animation(context.scene)
+    evidence = detect_animation(context.scene, budget=5.0).evidence  # the UI waits on it
     if evidence:
         found.append(_problem(WARNING, name, "the subject is animated and would be skipped: "
                               + "; ".join(evidence[:3]),

@@ -212,6 +212,7 @@ class ORBITFARM_PG_job(PropertyGroup):
     frames_done: IntProperty(name="Frames Done")
     frames_total: IntProperty(name="Frames")
     failed_tasks: IntProperty(name="Failed Tasks")
+    warnings: IntProperty(name="Warnings")  # in the subjects' result.json: missing files, ...
     finished: BoolProperty(name="Finished")
     from_session: BoolProperty(name="Submitted Here")
     detail: StringProperty(name="Detail")  # per-subject summary / last error

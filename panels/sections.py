@@ -137,6 +137,9 @@ def draw_jobs(context: bpy.types.Context, layout: Any) -> None:
             col.label(text=text)
     if job.failed_tasks:
         col.label(text=f"{job.failed_tasks} failed task(s)", icon="ERROR")
+    if job.warnings:
+        # Short: the sidebar cuts long labels; the details are in each subject's result.json.
+        col.label(text=f"{job.warnings} warning(s), see result.json", icon="ERROR")
     for line in _wrap(job.detail, width):
         col.label(text=line)
     draw_thumbnails(layout, job)

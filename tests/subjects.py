@@ -346,8 +346,16 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _command(python: str, job: str) -> list[str]:
+    """Run the builder with a Python that has bpy, or with a Blender executable."""
+    if Path(python).name.startswith("blender"):
+        return [python, "-b", "--factory-startup", "--python-expr", _SCRIPT, "--", job]
+    return [python, "-c", _SCRIPT, job]
+
+
 def make_subject(python: str, path: str | os.PathLike[str], kind: str, **params: Any) -> dict:
-    """Build a .blend of `kind` at `path` with a Python that has bpy; return what was built."""
+    """Build a .blend of `kind` at `path` with a Python that has bpy (or a Blender executable);
+    return what was built."""
     if kind not in KINDS:
         raise ValueError(f"unknown subject kind {kind!r}; known: {', '.join(KINDS)}")
     path = Path(path).resolve()
@@ -355,7 +363,7 @@ def make_subject(python: str, path: str | os.PathLike[str], kind: str, **params:
     if kind == "scripted":
         params.setdefault("marker", str(path.parent / "SCRIPTS_RAN"))
     job = json.dumps({"path": str(path), "kind": kind, "params": params})
-    proc = subprocess.run([python, "-c", _SCRIPT, job], capture_output=True, text=True,
+    proc = subprocess.run(_command(python, job), capture_output=True, text=True,
                           env=_env(), timeout=300)
     for line in proc.stdout.splitlines():
         if line.startswith("SUBJECT-INFO "):

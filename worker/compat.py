@@ -7,8 +7,11 @@
   before OPEN_EXR, color_mode BW gives one "V" channel. 5.0 node defaults (multilayer, 16-bit, no
   compression) are overridden explicitly, and a "####" in the name keeps frames apart.
 - EEVEE's engine id: BLENDER_EEVEE_NEXT in 4.2-4.5, BLENDER_EEVEE in 5.0.
-Animation detection samples evaluated results instead of reading actions, so the 4.4 layered
-actions and the removal of Action.fcurves in 5.0 need nothing here.
+- Actions: 4.4+ layered/slotted actions keep F-curves in layers > strips > channelbags;
+  Action.fcurves (the only place before 4.4) is gone in 5.0. Animation detection compares
+  evaluated results; keyframe times only choose which frames it checks first.
+- OpenImageDenoise: no build option says whether it is there (Debian's Blender has none);
+  Cycles' own module does (`_cycles.with_openimagedenoise`, every supported version).
 """
 
 from __future__ import annotations
@@ -116,3 +119,27 @@ def replace_far_depth(tree: Any, depth: Any, threshold: float, value: float) -> 
     near = _math(tree, "SUBTRACT", 1.0, far)
     return _math(tree, "ADD", _math(tree, "MULTIPLY", far, value),
                  _math(tree, "MULTIPLY", near, depth))
+
+
+def keyframe_times(action: Any) -> set[float]:
+    """Frames of every keyframe of `action`, all slots and layers."""
+    curves: list[Any] = []
+    for layer in getattr(action, "layers", ()):
+        for strip in layer.strips:
+            for bag in getattr(strip, "channelbags", ()):
+                curves.extend(bag.fcurves)
+    if not curves and hasattr(action, "fcurves"):  # before 4.4 (a legacy view until 5.0)
+        curves = list(action.fcurves)
+    times: set[float] = set()
+    for curve in curves:
+        times.update(point.co[0] for point in curve.keyframe_points)
+    return times
+
+
+def has_openimagedenoise() -> bool:
+    """Whether this Blender's Cycles can denoise with OpenImageDenoise."""
+    try:
+        import _cycles  # type: ignore[import-not-found]
+    except ImportError:  # Cycles is not loaded: nothing will denoise anyway
+        return False
+    return bool(getattr(_cycles, "with_openimagedenoise", False))

@@ -17,11 +17,23 @@ from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
 from ..submitter.model.settings import RenderSettings
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
-from .checks import check_frame, subject_in_view
+from .animation import detect_animation
+from .bounds import BoundsError, stable_world_bbox
+from .checks import FrameCheck, check_frame, subject_in_view
+from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
-from .render import render_frame, setup
-from .results import NO_HIT_DEPTH, depth_path, frame_name, rgb_path, update_result, write_transforms
-from .scene import SubjectError, center_subject, detect_animation, load_blend, world_bbox
+from .missing import missing_files, missing_libraries
+from .render import RenderError, render_frame, setup
+from .results import (
+    NO_HIT_DEPTH,
+    depth_path,
+    frame_name,
+    read_result,
+    rgb_path,
+    update_result,
+    write_transforms,
+)
+from .scene import SubjectError, load_blend, subject_center
 
 Progress = Callable[..., None]
 
@@ -89,10 +101,28 @@ def _base_result(task: WorkerTask, subject: Subject) -> dict[str, Any]:
     }
 
 
+def _with_warnings(data: dict[str, Any], scene_warnings: list[str]) -> None:
+    """result.json's warnings: the scene's, then every frame (of all chunks) showing nothing."""
+    empty = sorted(name for name, f in data.get("frames", {}).items()
+                   if f.get("subject_pixels") == 0)
+    data["warnings"] = list(scene_warnings) + [
+        f"frame {name}: the subject covers no pixel" for name in empty]
+
+
+def _no_pixel_anywhere(data: dict[str, Any], frames_total: int) -> bool:
+    """Every frame of the orbit is known to show nothing of the subject."""
+    frames = data.get("frames", {})
+    return len(frames) >= frames_total and all(
+        f.get("subject_pixels") == 0 for f in frames.values())
+
+
 def _finish(task: WorkerTask, subject: Subject, status: str, reason: str,
-            **fields: Any) -> str:
+            scene_warnings: list[str] | None = None, **fields: Any) -> str:
+    """Record the subject's status; returns the status recorded for it (rendered may become
+    failed: the subject covers no pixel in any frame)."""
     base = _base_result(task, subject)
     frames_total = len(task.settings.frame_list())
+    outcome = [status]
 
     def change(data: dict[str, Any]) -> None:
         if data.get("settings_hash") != base["settings_hash"]:
@@ -100,29 +130,36 @@ def _finish(task: WorkerTask, subject: Subject, status: str, reason: str,
         data.update(base)
         data.update(fields)
         data.setdefault("frames", {})
+        _with_warnings(data, scene_warnings or [])
         data["frames_done"] = _count_done(task, subject)
         data["frames_total"] = frames_total
-        recorded = status
+        recorded, why = status, reason
         if status == "rendered" and data["frames_done"] < frames_total:
             # Another chunk of this subject is still rendering, or failed: "rendered" is only
             # ever written when every frame of the orbit is in place.
             if data.get("status") == "failed":
                 return
             recorded = "rendering"
+        elif status == "rendered" and _no_pixel_anywhere(data, frames_total):
+            recorded, why = "failed", (
+                f"the subject covers no pixel in any of the {frames_total} frames (a flat "
+                "subject seen edge-on, or too small to see? try another --elevation)")
+            outcome[0] = "failed"
         data["status"] = recorded
-        data["reason"] = reason
+        data["reason"] = why
 
     update_result(subject.out, change)
-    return status
+    return outcome[0]
 
 
 def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> str:
     """Render one subject; never raises. Returns rendered | skipped | failed."""
     started = time.perf_counter()
     log(f"subject {subject.name}: {subject.blend}")
+    warnings: list[str] = []  # filled by _render as it learns them; kept if it fails
     try:
-        return _render(task, subject, progress, started)
-    except (SubjectError, DeviceError) as err:
+        return _render(task, subject, progress, started, warnings)
+    except (SubjectError, BoundsError, DeviceError, RenderError) as err:
         exc: Exception = err
         reason = str(err)
     except Exception as err:  # one subject's crash must not stop the others
@@ -130,48 +167,61 @@ def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> st
         traceback.print_exc()
         reason = f"internal error: {type(err).__name__}: {err}"
     log(f"subject {subject.name}: FAILED: {reason}")
-    progress(subject.name, status="failed", reason=reason)
+    progress(subject.name, status="failed", reason=reason, warnings=len(warnings))
     if isinstance(exc, OtherSettingsError):
         return "failed"  # result.json still describes the frames that are there
     try:
-        return _finish(task, subject, "failed", reason)
+        return _finish(task, subject, "failed", reason, warnings)
     except Exception:
         traceback.print_exc()
         return "failed"
 
 
-def _render(task: WorkerTask, subject: Subject, progress: Progress, started: float) -> str:
+def _render(task: WorkerTask, subject: Subject, progress: Progress, started: float,
+            warnings: list[str]) -> str:
     settings = task.settings
     out = subject.out
     Path(out).mkdir(parents=True, exist_ok=True)
     scene = load_blend(subject.blend)
+    warnings += missing_files()
+    view_layer = render_view_layer(scene)
+    warnings += show_what_renders(scene)
+    for note in warnings:
+        log(f"subject {subject.name}: warning: {note}")
     scene.frame_set(scene.frame_start)
     t_load = time.perf_counter() - started
 
-    if world_bbox(scene) is None:
+    world_box = stable_world_bbox(scene)
+    if world_box is None:
+        libraries = missing_libraries()
+        if libraries:
+            raise SubjectError("no renderable geometry: the linked librar"
+                               + ("y " if len(libraries) == 1 else "ies ")
+                               + ", ".join(repr(p) for p in libraries) + " cannot be found")
         reason = "no renderable geometry (no visible mesh, curve, text, ... in the scene)"
         log(f"subject {subject.name}: skipped: {reason}")
-        progress(subject.name, status="skipped", reason=reason)
-        return _finish(task, subject, "skipped", reason, animation=[])
+        progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
+        return _finish(task, subject, "skipped", reason, warnings, animation=[])
 
-    evidence = detect_animation(scene)
-    if evidence:
-        reason = "animated subject: " + "; ".join(evidence)
+    animation = detect_animation(scene)
+    warnings += animation.warnings
+    if animation.evidence:
+        reason = "animated subject: " + "; ".join(animation.evidence)
         log(f"subject {subject.name}: skipped: {reason}")
-        progress(subject.name, status="skipped", reason=reason)
-        return _finish(task, subject, "skipped", reason, animation=evidence)
+        progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
+        return _finish(task, subject, "skipped", reason, warnings,
+                       animation=animation.evidence)
 
-    offset, original_center = center_subject(scene)
-    box = world_bbox(scene)
-    assert box is not None
-    residual = max(abs((a + b) / 2) for a, b in zip(*box, strict=False))
+    offset, original_center = subject_center(world_box)
+    # The box in the centred frame (subject at the origin), where poses are expressed.
+    box = ([a + o for a, o in zip(world_box[0], offset, strict=True)],
+           [b + o for b, o in zip(world_box[1], offset, strict=True)])
     bound = orbit.bounding_radius(*box)
-    if residual > 1e-4 * max(1.0, bound):
-        log(f"subject {subject.name}: warning: centre is {residual:.3g} off the origin after "
-            "centering (constraints to world positions?)")
 
     tmp_dir = Path(out) / f".tmp-{os.getpid()}"
-    rs = setup(scene, settings, bound, tmp_dir, log)
+    x, y, z = original_center
+    rs = setup(scene, settings, bound, tmp_dir, log, center=(x, y, z), view_layer=view_layer)
+    warnings += rs.warnings
     all_frames = settings.frame_list()
     mine = task.frames if task.frames is not None else all_frames
     poses = {k: orbit.orbit_pose(k, settings.frames, settings.elevation, rs.radius)
@@ -199,9 +249,11 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         f"{rs.radius:.4g}, device {rs.device}; {len(todo)} of {len(mine)} frames to render "
         f"(load {t_load:.2f}s, ready {t_setup:.2f}s)")
     common = {"animation": [], "centering_offset": offset, "original_center": original_center,
-              "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict()}
+              "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict(),
+              "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked}
+    status = "rendered"
     if not todo:
-        _finish(task, subject, "rendered", "", **common)
+        status = _finish(task, subject, "rendered", "", warnings, **common)
 
     done_now: dict[str, dict[str, Any]] = {}
     last_write = 0.0
@@ -217,36 +269,38 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         rgb_tmp, depth_tmp = render_frame(rs, poses[k], settings.rgb)
         return _park(rgb_tmp, k), _park(depth_tmp, k)
 
-    def check(k: int, files: tuple[Path | None, Path | None]) -> Future[str | None]:
+    def check(k: int, files: tuple[Path | None, Path | None]) -> Future[FrameCheck]:
         return checker.submit(check_frame, files[0], files[1], settings.width, settings.height,
                               subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
 
     def settle(i: int, k: int, files: tuple[Path | None, Path | None],
-               verdict: Future[str | None], render_wall: float, render_s: float) -> None:
+               verdict: Future[FrameCheck], render_wall: float, render_s: float) -> None:
         """Frame k's check verdict; one re-render if it failed; then publish it by rename."""
         nonlocal done_now, last_write
         t0 = time.perf_counter()
-        problem = verdict.result()
-        if problem is not None:  # a frame that fails its check is rendered once more
-            log(f"subject {subject.name}: frame {k} failed its check: {problem}")
+        checked = verdict.result()
+        if checked.problem is not None:  # a frame that fails its check is rendered once more
+            log(f"subject {subject.name}: frame {k} failed its check: {checked.problem}")
             files = render_parked(k)
-            problem = check(k, files).result()
-            if problem is not None:
-                log(f"subject {subject.name}: frame {k} failed its check: {problem}")
-                raise SubjectError(f"frame {k} failed its check twice: {problem}")
+            checked = check(k, files).result()
+            if checked.problem is not None:
+                log(f"subject {subject.name}: frame {k} failed its check: {checked.problem}")
+                raise SubjectError(f"frame {k} failed its check twice: {checked.problem}")
         for tmp, final in ((files[0], rgb_path(out, k)), (files[1], depth_path(out, k))):
             if tmp is not None:
                 final.parent.mkdir(exist_ok=True)
                 os.replace(tmp, final)
         seconds = render_wall + time.perf_counter() - t0
         done_now[frame_name(k)] = {"seconds": round(seconds, 4),
-                                   "render_seconds": round(render_s, 4)}
+                                   "render_seconds": round(render_s, 4),
+                                   "subject_pixels": checked.subject_pixels}
         log(f"subject {subject.name}: frame {base_done + i}/{total} (orbit frame {k}) "
-            f"{seconds:.2f}s")
+            f"{seconds:.2f}s" + (" (the subject covers no pixel)"
+                                 if checked.subject_pixels == 0 else ""))
         now = time.perf_counter()
         if now - last_write >= 1.0 or i == len(todo):
             last_write = now
-            _record_frames(task, subject, done_now, common)
+            _record_frames(task, subject, done_now, common, warnings)
             done_now = {}
             progress(subject.name, status="rendering", frames_done=base_done + i,
                      frames_total=total)
@@ -268,13 +322,24 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         checker.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp_dir, ignore_errors=True)  # unpublished frames never reach rgb/, depth/
         if done_now:
-            _record_frames(task, subject, done_now, common)
+            _record_frames(task, subject, done_now, common, warnings)
     if todo:
-        _finish(task, subject, "rendered", "", **common)
-    progress(subject.name, status="rendered", frames_done=total, frames_total=total)
+        status = _finish(task, subject, "rendered", "", warnings, **common)
+    if status == "failed":
+        reason = read_result(out).get("reason", "")
+        log(f"subject {subject.name}: FAILED: {reason}")
+        progress(subject.name, status="failed", reason=reason, warnings=_warning_count(out))
+        return "failed"
+    progress(subject.name, status="rendered", frames_done=total, frames_total=total,
+             warnings=_warning_count(out))
     log(f"subject {subject.name}: rendered {len(todo)} frame(s) in "
         f"{time.perf_counter() - started:.2f}s")
     return "rendered"
+
+
+def _warning_count(out: str) -> int:
+    """How many warnings the subject's result.json lists (shown by `status` and the panel)."""
+    return len(read_result(out).get("warnings") or [])
 
 
 def _park(path: Path | None, frame: int) -> Path | None:
@@ -287,7 +352,7 @@ def _park(path: Path | None, frame: int) -> Path | None:
 
 
 def _record_frames(task: WorkerTask, subject: Subject, frames: dict[str, dict[str, Any]],
-                   common: dict[str, Any]) -> None:
+                   common: dict[str, Any], scene_warnings: list[str]) -> None:
     base = _base_result(task, subject)
 
     def change(data: dict[str, Any]) -> None:
@@ -296,6 +361,7 @@ def _record_frames(task: WorkerTask, subject: Subject, frames: dict[str, dict[st
         data.update(base)
         data.update(common)
         data.setdefault("frames", {}).update(frames)
+        _with_warnings(data, scene_warnings)
         data.setdefault("status", "rendered")
         data.setdefault("reason", "")
         data["frames_done"] = _count_done(task, subject)

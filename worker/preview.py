@@ -14,8 +14,8 @@ from mathutils import Matrix
 
 from ..submitter.model.settings import RenderSettings
 from . import orbit
+from .bounds import world_bbox
 from .render import camera_intrinsics
-from .scene import world_bbox
 
 TAG = "orbitfarm_preview"  # custom property on everything add_preview creates
 _SAVED = "orbitfarm_preview_saved"  # scene property: what to restore

@@ -1,5 +1,10 @@
 """Render set-up and one orbit frame: camera, colour management, passes, outputs, timing.
 
+Nothing of the subject moves: the camera orbits the subject's centre (`center`), and the poses
+written to transforms.json are the same cameras seen from the centred frame (subject at the
+origin): a translation changes no pixel and no planar depth. The worker owns its render: the
+scene's post-processing switches (compositing off, sequencer strips, multiview, other view
+layers) are set so that the render is exactly one RGB image and one depth pass.
 The scene frame stays fixed at the frame the subject was checked and centred at; only the orbit
 camera moves between renders, so persistent data keeps the scene (BVH, textures) across frames
 and lights or cameras that the artist animated do not change during the orbit. RGB comes from
@@ -8,25 +13,25 @@ the render result, depth from the same render's Depth pass through a compositor 
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import bpy
-from mathutils import Matrix
+from mathutils import Matrix, Vector
 
 from ..submitter.model.settings import RenderSettings
 from . import compat, orbit
+from .blenderlog import blender_output
 from .gpu import configure_cycles_device
 from .results import NO_HIT_DEPTH
 
 CAMERA_NAME = "orbitfarm_camera"
+
+
+class RenderError(Exception):
+    """Blender refused to render a frame; the message is the reason written to result.json."""
 
 
 @dataclass
@@ -40,7 +45,11 @@ class RenderSetup:
     tmp_dir: Path
     depth_pattern: str | None
     device: str
+    center: tuple[float, float, float] = (0.0, 0.0, 0.0)  # world point the orbit goes around
+    view_layer: Any = None
     render_seconds: list[float] = field(default_factory=list)  # as timed by render handlers
+    warnings: list[str] = field(default_factory=list)  # recorded in result.json
+    denoiser: str = ""  # what denoises the render ("" for none)
 
 
 def _colour_management(scene: Any) -> None:
@@ -75,9 +84,40 @@ def camera_intrinsics(cam: Any, width: int, height: int) -> orbit.Intrinsics:
     return orbit.intrinsics(d.lens, d.sensor_width, d.sensor_height, d.sensor_fit, width, height)
 
 
+def _own_the_pipeline(scene: Any, view_layer: Any) -> None:
+    """One render of one view layer straight into RGB + the compositor's depth output."""
+    r = scene.render
+    r.use_compositing = True  # off: no File Output runs, so no depth file (issue 9, item 8)
+    r.use_sequencer = False  # strips would replace the render result
+    r.use_multiview = False
+    r.use_single_layer = False
+    for layer in scene.view_layers:
+        layer.use = layer == view_layer
+
+
+def _denoising(scene: Any, device: str, log: Any) -> tuple[str, list[str]]:
+    """Keep the scene's Cycles denoising when this build can do it; else turn it off, say so."""
+    cycles = scene.cycles
+    if not cycles.use_denoising:
+        return "", []
+    denoiser = str(getattr(cycles, "denoiser", "OPENIMAGEDENOISE"))
+    if denoiser == "OPTIX" and "OPTIX" in device:
+        return "OPTIX", []
+    if compat.has_openimagedenoise():
+        return "OPENIMAGEDENOISE", []
+    cycles.use_denoising = False
+    note = ("denoising turned off: the scene asks for it but this Blender has no "
+            "OpenImageDenoise (frames are rendered without denoising)")
+    log(note)
+    return "", [note]
+
+
 def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Path,
-          log: Any = print) -> RenderSetup:
+          log: Any = print, center: tuple[float, float, float] = (0.0, 0.0, 0.0),
+          view_layer: Any = None) -> RenderSetup:
     """Configure engine, device, resolution, colour, passes and the orbit camera."""
+    view_layer = view_layer or scene.view_layers[0]
+    _own_the_pipeline(scene, view_layer)
     r = scene.render
     r.engine = compat.engine_id(settings.engine)
     r.resolution_x, r.resolution_y = settings.width, settings.height
@@ -94,9 +134,11 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
     img.compression = 15
     _colour_management(scene)
     device = "GPU (OpenGL)"
+    denoiser, warnings = "", list[str]()
     if settings.engine == "cycles":
         scene.cycles.samples = settings.effective_samples
         device = configure_cycles_device(scene, settings.device, log)
+        denoiser, warnings = _denoising(scene, device, log)
     elif settings.engine == "eevee":
         eevee = scene.eevee
         if hasattr(eevee, "taa_render_samples"):
@@ -114,11 +156,11 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
     tmp_dir.mkdir(parents=True, exist_ok=True)
     pattern = None
     if settings.depth:
-        scene.view_layers[0].use_pass_z = True
+        view_layer.use_pass_z = True
         tree = compat.new_compositor(scene)
         layers = tree.nodes.new("CompositorNodeRLayers")
         layers.scene = scene
-        layers.layer = scene.view_layers[0].name
+        layers.layer = view_layer.name
         compat.link_image_output(tree, layers.outputs["Image"])
         depth_socket = layers.outputs["Depth"]
         if settings.engine == "eevee":  # EEVEE's no-hit depth is the clip end: make it 1e10
@@ -127,7 +169,9 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
         pattern = compat.add_float_exr_output(tree, depth_socket, str(tmp_dir), "depth_")
     else:
         compat.disable_compositor(scene)
-    setup_ = RenderSetup(scene, cam, intr, radius, tmp_dir, pattern, device)
+    setup_ = RenderSetup(scene, cam, intr, radius, tmp_dir, pattern, device,
+                         center=tuple(center), view_layer=view_layer,  # type: ignore[arg-type]
+                         warnings=warnings, denoiser=denoiser)
     _install_timer(setup_)
     return setup_
 
@@ -149,8 +193,14 @@ def _install_timer(rs: RenderSetup) -> None:
 
 def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[Path | None,
                                                                                   Path | None]:
-    """Render one view from camera-to-world `pose`; return the temp RGB and depth files."""
-    rs.camera.matrix_world = Matrix(pose)
+    """Render one view from camera-to-world `pose` (centred frame); return the temp files.
+
+    Blender's own lines (errors included) go to the log marked as Blender's; a failed render
+    raises RuntimeError with Blender's message.
+    """
+    matrix = Matrix(pose)
+    matrix.translation += Vector(rs.center)
+    rs.camera.matrix_world = matrix
     rgb_tmp = rs.tmp_dir / "rgb.png" if want_rgb else None
     depth_tmp = (rs.tmp_dir / rs.depth_pattern.format(frame=rs.scene.frame_current)
                  if rs.depth_pattern else None)
@@ -159,36 +209,10 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
             stale.unlink()
     if rgb_tmp is not None:
         rs.scene.render.filepath = str(rgb_tmp)
-    with quiet_stdout():
-        bpy.ops.render.render(write_still=want_rgb)
+    try:
+        with blender_output():
+            bpy.ops.render.render(write_still=want_rgb)
+    except RuntimeError as exc:  # Blender's own refusal (not an orbitfarm bug): say so
+        message = " ".join(str(exc).split()) or "no message"
+        raise RenderError(f"Blender could not render: {message}") from None
     return rgb_tmp, depth_tmp
-
-
-@contextmanager
-def quiet_stdout() -> Iterator[None]:
-    """Silence Blender's own stdout while it renders: it prints a dozen "Fra:1 Mem:..." status
-    lines and "Saved: ..." per frame, which would bury the worker's one line per frame in the
-    task logs. Errors still surface: the render operator raises them. Set
-    ORBITFARM_BLENDER_OUTPUT=1 to keep Blender's output when debugging."""
-    if os.environ.get("ORBITFARM_BLENDER_OUTPUT"):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        libc_flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
-def libc_flush() -> None:
-    """Flush C stdio buffers, so Blender's buffered lines go to /dev/null, not the log later."""
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):  # not a POSIX libc (Windows): nothing buffered to drop
-        pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -155,9 +156,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"job {st.id}  target {st.target}  {job.path}")
     width = max([len(r.name) for r in st.subjects] + [7])
     print(f"{'subject':<{width}}  {'state':<9}  {'frames':>11}  reason")
+    any_cut = False
     for row in st.subjects:
         frames = f"{row.frames_done}/{row.frames_total}"
-        print(f"{row.name:<{width}}  {row.state:<9}  {frames:>11}  {row.reason}")
+        print(f"{row.name:<{width}}  {row.state:<9}  {frames:>11}  {_cell(row)}")
+        any_cut = any_cut or jobs.one_line(row.reason)[1]
+    if any_cut:
+        print(f"(reasons shortened to one line; in full: orbitfarm logs {job.path})")
     totals = ", ".join(f"{v} {k}" for k, v in st.totals.items() if v)
     tasks = ", ".join(f"{v} {k}" for k, v in sorted(st.tasks.items()))
     print(f"subjects: {totals}; tasks: {tasks}; frames {st.frames_done}/{st.frames_total}"
@@ -170,6 +175,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     for warning in st.warnings:
         print(warning if warning.startswith(("warning:", "error:")) else f"note: {warning}")
     return 0
+
+
+def _cell(row: Any) -> str:
+    """A subject's reason as one line, plus where its warnings are."""
+    from .. import jobs
+
+    text, cut = jobs.one_line(row.reason)
+    if cut:
+        text += " [...]"
+    if row.warnings:
+        where = os.path.join(row.out, "result.json") if row.out else "result.json"
+        note = f"{row.warnings} warning{'s' if row.warnings != 1 else ''} in {where}"
+        text = f"{text} ({note})" if text else note
+    return text
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -199,8 +218,12 @@ def _wait(job: Any, retries: int, interval: float, timeout: float | None) -> int
         eta = _duration(remaining / rate) if rate > 0 and remaining > 0 else "--"
         fraction = st.frames_settled / st.frames_total if st.frames_total else 1.0
         totals = " ".join(f"{v} {k}" for k, v in st.totals.items() if v)
-        line = (f"{_bar(fraction)} {fraction:4.0%} {st.frames_done}/{st.frames_total} frames"
-                f"  {totals}  ETA {eta}")
+        # The bar counts settled frames (failed and skipped ones are settled too); the figures
+        # say how many were rendered, so "100%" never sits beside "0/4" unexplained.
+        not_rendered = st.frames_settled - st.frames_done
+        line = (f"{_bar(fraction)} {fraction:4.0%} {st.frames_done}/{st.frames_total} frames "
+                f"rendered" + (f", {not_rendered} skipped or failed" if not_rendered > 0 else "")
+                + f"  {totals}  ETA {eta}")
         if tty:
             print(f"\r{line:<100}", end="", file=sys.stderr, flush=True)
         elif totals != last_line[0] or now - last_print[0] >= LOG_EVERY_SECONDS:
@@ -222,8 +245,9 @@ def _wait(job: Any, retries: int, interval: float, timeout: float | None) -> int
         print(f"still running after {timeout:g} s: orbitfarm wait {job.path}", file=sys.stderr)
         return 3
     for row in st.subjects:
-        if row.state != SubjectStatus.RENDERED:
-            print(f"{row.name}: {row.state}{': ' + row.reason if row.reason else ''}")
+        if row.state != SubjectStatus.RENDERED or row.warnings:
+            cell = _cell(row)
+            print(f"{row.name}: {row.state}{': ' + cell if cell else ''}")
     totals = ", ".join(f"{v} {k}" for k, v in st.totals.items() if v)
     where = job.spec.out or "next to each .blend"
     print(f"job {st.id} finished: {totals}; outputs in {where}")

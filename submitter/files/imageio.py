@@ -11,8 +11,11 @@ nested lists. Only what orbitfarm needs is supported; anything else raises Image
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
+from array import array
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ EXR_COMPRESSIONS = {0: "NONE", 1: "RLE", 2: "ZIPS", 3: "ZIP", 4: "PIZ", 5: "PXR2
                     7: "B44A", 8: "DWAA", 9: "DWAB"}
 _EXR_LINES_PER_BLOCK = {"NONE": 1, "ZIPS": 1, "ZIP": 16}
 _PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
+_MINUS_128 = bytes((b - 128) & 0xFF for b in range(256))
 
 
 class ImageFormatError(ValueError):
@@ -298,9 +302,16 @@ def _unzip(chunk: bytes, path: Any) -> bytes:
         out[0::2] = u[:half]
         out[1::2] = u[half:]
         return out.tobytes()
-    u = bytearray(t)
-    for i in range(1, len(u)):
-        u[i] = (u[i - 1] + u[i] - 128) & 0xFF
+    # Without numpy, keep the per-byte work in C: subtract 128 by table, sum with accumulate
+    # into 64-bit cells, and keep each cell's low byte (mod 256) by slicing the raw bytes.
+    if not t:
+        return t
+    d = bytearray(t.translate(_MINUS_128))
+    d[0] = t[0]
+    sums = array("Q", accumulate(d))
+    if sys.byteorder != "little":
+        sums.byteswap()
+    u = sums.tobytes()[0::8]
     half = (len(u) + 1) // 2
     out_b = bytearray(len(u))
     out_b[0::2] = u[:half]

@@ -55,6 +55,7 @@ class SubjectSummary(NamedTuple):
     status: str  # rendered | skipped | failed | "" (still rendering)
     frames_done: int
     reason: str
+    warnings: int = 0  # entries in the subject's result.json warnings (missing files, ...)
 
 
 class TaskSummary(NamedTuple):
@@ -79,11 +80,12 @@ def summarize(state: dict[str, Any]) -> TaskSummary:
     """What `status` needs of a task state."""
     task_state = state.get("state", QUEUED)
     subjects = [SubjectSummary(name, entry.get("status") or "", int(entry.get("frames_done") or 0),
-                               entry.get("reason") or "")
+                               entry.get("reason") or "", int(entry.get("warnings") or 0))
                 for name, entry in (state.get("subjects") or {}).items()
                 # a done task's fully rendered subjects read the same without an entry
                 if not (task_state == DONE and entry.get("status") == SubjectStatus.RENDERED
-                        and entry.get("frames_done") == entry.get("frames_total"))]
+                        and entry.get("frames_done") == entry.get("frames_total")
+                        and not entry.get("warnings"))]
     return TaskSummary(task_state, int(state.get("attempt") or 0), state.get("reason") or "",
                        state.get("exit_code"), subjects)
 

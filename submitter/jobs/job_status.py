@@ -40,6 +40,7 @@ class SubjectRow:
     frames_total: int
     reason: str = ""
     out: str = ""
+    warnings: int = 0  # how many warnings the subject's result.json lists
 
 
 @dataclass
@@ -78,10 +79,21 @@ class JobStatus:
         data.update(tasks=dict(self.tasks), retryable=list(self.retryable),
                     exhausted=list(self.exhausted), warnings=list(self.warnings),
                     subjects=[{"name": r.name, "state": r.state, "frames_done": r.frames_done,
-                               "frames_total": r.frames_total, "reason": r.reason, "out": r.out}
+                               "frames_total": r.frames_total, "reason": r.reason, "out": r.out,
+                               "warnings": r.warnings}
                               for r in self.subjects])
         data["totals"] = self.totals
         return data
+
+
+def one_line(reason: str, limit: int = 120) -> tuple[str, bool]:
+    """A reason as one table cell: its first line cut to `limit`; and whether it was cut."""
+    lines = reason.strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    cut = len(lines) > 1 or len(first) > limit
+    if len(first) > limit:
+        first = first[: limit - 3].rstrip() + "..."
+    return first, cut
 
 
 def reconcile(job: JobDir, states: dict[str, TaskSummary], warnings: list[str]) -> None:
@@ -147,6 +159,7 @@ def status(job: JobDir, refresh: bool = True) -> JobStatus:
     settled = [0] * n
     verdict: list[str] = [""] * n  # per subject: the worst state of its parts, and why
     reasons: list[str] = [""] * n
+    warned = [0] * n
     rank = _RANK
     counts: dict[str, int] = {}
     retryable: list[str] = []
@@ -170,6 +183,7 @@ def status(job: JobDir, refresh: bool = True) -> JobStatus:
             total[s] += size
             if entry is not None:
                 part, got, why = entry.status or S.RUNNING, entry.frames_done, entry.reason
+                warned[s] = max(warned[s], entry.warnings)  # every chunk lists them all
             else:
                 part, got, why = S.QUEUED, 0, ""
             if part not in _FINISHED_BY_WORKER:
@@ -193,7 +207,7 @@ def status(job: JobDir, refresh: bool = True) -> JobStatus:
                 reasons[s] = why
     outs = plan.subject_outs()
     rows = [SubjectRow(names[s], str(verdict[s] or S.QUEUED), done[s], total[s], reasons[s],
-                       outs[s]) for s in range(n)]
+                       outs[s], warned[s]) for s in range(n)]
     failed_tasks = counts.get(T.FAILED, 0) + counts.get(T.LOST, 0)
     finished = sum(counts.get(s, 0) for s in FINAL_STATES) == len(ids)
     result = JobStatus(

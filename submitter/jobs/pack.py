@@ -39,6 +39,7 @@ class PackStats:
     files_shared: int = 0  # dependency copies avoided because the content was already there
     bytes_copied: int = 0
     missing: list[str] = field(default_factory=list)
+    unpacked: dict[str, str] = field(default_factory=dict)  # subject -> why it is not packed
 
 
 class FileHasher:
@@ -166,6 +167,14 @@ def copy_unreadable(blend: Path, subject_dir: Path, stats: PackStats) -> Path:
     return dest
 
 
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception as one short line: its type and the start of its first line."""
+    text = (str(exc).strip().splitlines() or [""])[0].strip("'\" ")
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip(" ,") + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def pack_subjects(
     blends: list[tuple[str, Path]],
     inputs_dir: Path,
@@ -186,8 +195,17 @@ def pack_subjects(
         subject_dir = inputs_dir / SUBJECTS / name
         if unreadable and blend in unreadable:
             packed[name] = copy_unreadable(blend, subject_dir, stats)
-        else:
+            continue
+        try:
             packed[name] = pack_subject(blend, subject_dir, store, hasher, stats, cancel)
+        except PackError:
+            raise
+        except Exception as exc:  # BAT fails on some data (e.g. external multires): not fatal
+            # One file the packer cannot handle must not block the batch: it is rendered in
+            # place from where it is (its dependencies beside it), and the job says so.
+            shutil.rmtree(subject_dir, ignore_errors=True)
+            stats.unpacked[name] = one_line(exc)
+            packed[name] = blend.absolute()
     if progress:
         progress("packed", 1.0)
     return packed, stats

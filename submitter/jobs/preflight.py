@@ -1,9 +1,11 @@
 """Preflight: find what would make a render wrong before submitting (no Blender needed).
 
 Traces every .blend with blender-asset-tracer: missing dependencies are errors (a missing
-texture renders pink), absolute paths outside the project are warnings (packing copies them,
-but with --no-pack the workers must see the same path), unreadable files are warnings (the
-subject will fail with the worker's reason while the others render).
+texture renders pink, a missing library leaves its objects out), absolute paths outside the
+project are warnings (packing copies them, but with --no-pack the workers must see the same
+path), files the tracer cannot read are warnings (copied as is: the worker renders them if its
+Blender can, or says why not, while the others render). zstd-compressed files (Blender's
+"Compress" option) need the zstandard module, which Blender ships and the `pack` extra installs.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def check_blend(blend: Path, project: Path, report: PreflightReport) -> None:
                 report.problems.append(Problem(
                     ERROR, name, f"missing dependency {path} (used by {block})",
                     "restore the file or fix the path in Blender; --allow-missing submits "
-                    "anyway and the subject renders without it (pink textures)",
+                    "anyway and the subject renders without it (" + _without(usage.block_name)
+                    + ")",
                 ))
                 continue
             deps.append(str(path))
@@ -109,13 +112,58 @@ def check_blend(blend: Path, project: Path, report: PreflightReport) -> None:
                 ))
     except Exception as exc:  # BAT raises assorted errors on damaged files
         report.unreadable.append(name)
-        report.problems.append(Problem(
-            WARNING, name, f"cannot read this .blend ({type(exc).__name__}: {exc})",
-            "it is submitted as is and will be reported failed with the worker's reason",
-        ))
+        report.problems.append(_unreadable(blend, name, exc))
     finally:
         blendfile.close_all_cached()
     report.dependencies[name] = sorted(set(deps))
+
+
+# What a render lacks without a missing file, by the ID code of the data-block using it.
+_WITHOUT = {
+    b"IM": "pink textures",
+    b"LI": "the linked objects, materials, ... are missing",
+    b"CF": "the cached geometry or animation is missing",
+    b"VF": "the text uses Blender's built-in font",
+    b"VO": "the volume is empty",
+    b"MC": "the movie clip is missing",
+    b"SO": "sounds are not rendered anyway",
+}
+
+
+def _without(block_name: bytes | None) -> str:
+    return _WITHOUT.get(bytes(block_name or b"")[:2], "that data is missing from the render")
+
+
+def _zstd_compressed(blend: Path) -> bool:
+    try:
+        with open(blend, "rb") as fh:
+            return fh.read(4) == b"\x28\xb5\x2f\xfd"  # zstd frame magic
+    except OSError:
+        return False
+
+
+def _unreadable(blend: Path, name: str, exc: Exception) -> Problem:
+    """What a .blend the tracer cannot read means, without claiming the render will fail."""
+    text = (str(exc).strip().splitlines() or [""])[0][:160]
+    if _zstd_compressed(blend) and not _have_zstandard():
+        return Problem(
+            WARNING, name, "cannot trace its dependencies: the file is zstd-compressed (Blender "
+            "4.x/5.x 'Compress' option) and this Python has no zstandard module",
+            "pip install zstandard, then submit again to pack its dependencies; as it is, "
+            "the file is copied without them")
+    return Problem(
+        WARNING, name, f"cannot read this .blend to trace its dependencies "
+        f"({type(exc).__name__}: {text})",
+        "it is copied as is, without its dependencies; the worker renders it if its Blender "
+        "can read it, or reports why not")
+
+
+def _have_zstandard() -> bool:
+    try:
+        import zstandard  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def check(files: list[str], projects: dict[str, str] | None = None,

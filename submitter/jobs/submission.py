@@ -208,4 +208,9 @@ def _pack(request: SubmitRequest, names: list[str], blends: list[Path], staging:
                                       unreadable)
     except PackError as exc:
         raise JobError(f"{exc}; nothing was submitted") from None
+    for name, why in stats.unpacked.items():
+        report.problems.append(preflight.Problem(
+            preflight.WARNING, str(packed[name]), f"cannot be packed ({why})",
+            "it is rendered in place from this path, with its dependencies where they are: "
+            "every worker must see it (local jobs and shared filesystems do)"))
     return [packed[n] for n in names], asdict(stats)

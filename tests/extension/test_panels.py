@@ -110,6 +110,7 @@ def draw_panels(args: dict[str, Any]) -> dict[str, Any]:
     job = wm.jobs.add()
     job.job_id, job.path, job.state = "20260101-000000-abcd", "/nowhere", "running"
     job.frames_done, job.frames_total, job.failed_tasks, job.detail = 3, 8, 1, "1 running"
+    job.warnings = 2
     problem = wm.problems.add()
     problem.severity, problem.message, problem.hint = "error", "missing t.png", "restore it"
     wm.preflight_done, wm.busy, wm.progress, wm.status = True, True, 0.4, "Packaging"

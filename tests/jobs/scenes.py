@@ -66,3 +66,39 @@ def make_linked_scene(python: str, folder: Path) -> dict:
                            f"{proc.stderr[-2000:]}")
     return {"path": str(main), "lib": lib["path"], "lib_texture": lib["texture"],
             "texture": str(tex)}
+
+
+_MULTIRES = r'''
+import bpy, json, sys, os
+args = json.loads(sys.argv[-1])
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_cube_add(size=2.0)
+obj = bpy.context.active_object
+mat = bpy.data.materials.new("Red")
+mat.diffuse_color = (0.8, 0.0, 0.0, 1.0)
+obj.data.materials.append(mat)
+obj.modifiers.new("Multires", "MULTIRES")
+# Saved first, so Blender writes the external data beside the file (not in the working folder).
+bpy.ops.wm.save_as_mainfile(filepath=args["path"])
+with bpy.context.temp_override(object=obj, active_object=obj):
+    bpy.ops.object.multires_subdivide(modifier="Multires", mode="CATMULL_CLARK")
+    bpy.ops.object.multires_external_save(filepath="//" + os.path.basename(args["btx"]),
+                                          modifier="Multires")
+bpy.ops.wm.save_mainfile()
+sys.stdout.flush()
+os._exit(0)
+'''
+
+
+def make_external_multires(python: str, path: Path) -> dict:
+    """A cube whose multires displacement lives in an external .btx file beside the .blend
+    (blender-asset-tracer cannot pack it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    btx = path.with_suffix(".btx")
+    job = json.dumps({"path": str(path), "btx": str(btx)})
+    proc = subprocess.run([python, "-c", _MULTIRES, job], capture_output=True, text=True,
+                          env=subjects._env(), timeout=300)
+    if proc.returncode != 0 or not path.exists() or not btx.exists():
+        raise RuntimeError(f"making the multires scene failed:\n{proc.stdout[-2000:]}\n"
+                           f"{proc.stderr[-2000:]}")
+    return {"path": str(path), "btx": str(btx)}

@@ -99,6 +99,98 @@ def test_batch_gives_each_subject_its_own_state_and_reason(tmp_path, bpy_python)
     assert "broken" in jobs.logs(job)  # the failed task's log tail
 
 
+def test_a_file_the_packer_cannot_handle_renders_in_place_and_the_rest_is_packed(
+        tmp_path, bpy_python):
+    src = tmp_path / "batch"
+    subjects.make_subject(bpy_python, src / "good.blend", "textured")
+    odd = scenes.make_external_multires(bpy_python, src / "sculpt.blend")
+    job = jobs.submit(jobs.SubmitRequest(files=[str(src)], out=str(tmp_path / "out"),
+                                         settings=RenderSettings(**TINY)))
+    notes = [w for w in job.spec.warnings if "cannot be packed" in w]
+    assert len(notes) == 1 and "sculpt.blend" in notes[0], job.spec.warnings
+    assert "Traceback" not in notes[0] and "\n" not in notes[0] and len(notes[0]) < 500
+    st = _finish(job)
+    rows = {r.name: r for r in st.subjects}
+    assert rows["good"].state == "rendered" and rows["sculpt"].state == "rendered", st.to_dict()
+    packed = {Path(s.blend).name: s.blend for s in job.plan.subjects}
+    assert Path(packed["sculpt.blend"]) == Path(odd["path"])  # rendered in place
+    assert Path(job.path) in (job.path / Path(packed["good.blend"])).resolve().parents
+
+
+def test_status_rows_are_one_line_and_show_warnings_wait_counts_right(tmp_path, bpy_python,
+                                                                       capsys):
+    from orbitfarm.submitter import cli
+
+    src = tmp_path / "batch"
+    tex = subjects.make_subject(bpy_python, src / "pinkish.blend", "textured")
+    subjects.write_corrupt_blend(src / "broken.blend")
+    job = jobs.submit(jobs.SubmitRequest(files=[str(src)], out=str(tmp_path / "out"),
+                                         settings=RenderSettings(**TINY), allow_missing=True,
+                                         pack=False))
+    os.unlink(tex["texture"])  # gone before the worker loads the file: it renders pink
+    capsys.readouterr()
+    assert cli.main(["wait", str(job.path)]) == 1
+    err = capsys.readouterr().err
+    assert "4/8 frames rendered, 4 skipped or failed" in err, err
+    assert cli.main(["status", str(job.path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()
+            if line.startswith(("pinkish", "broken"))}
+    assert "1 warning in " in rows["pinkish"] and "result.json" in rows["pinkish"], out
+    assert rows["broken"].split()[3:5] == ["cannot", "open"], rows["broken"]
+    # A reason with several lines (here: a worker's traceback) stays one line in the table.
+    state = job.read_state(job.task_ids()[0])
+    name = next(iter(state.get("subjects") or {"broken": {}}))
+    state.setdefault("subjects", {}).setdefault(name, {})["reason"] = "first line\nsecond\nthird"
+    state["subjects"][name]["status"] = "failed"
+    job.write_state(job.task_ids()[0], state)
+    assert cli.main(["status", str(job.path)]) == 0
+    out = capsys.readouterr().out
+    assert "second" not in out and "first line [...]" in out, out
+    assert f"in full: orbitfarm logs {job.path}" in out
+    # The panel's job row: one-line reasons, the warning count and where to read them.
+    from orbitfarm.operators import monitor
+
+    row = monitor.summarize(str(job.path))
+    assert row["warnings"] == 1 and "second" not in row["detail"], row
+    assert "pinkish" in row["detail"] and "result.json" in row["detail"], row
+
+
+def test_files_of_the_newest_blender_are_traced_and_packed(tmp_path, bpy_python, monkeypatch):
+    """Blender 5.x saves zstd-compressed files: preflight says nothing false and packs them."""
+    from blender_asset_tracer.blendfile import magic_compression
+    from orbitfarm.submitter.jobs import preflight
+
+    newest = Path(__file__).resolve().parents[2] / ".venv-5.3" / "bin" / "python"
+    if not newest.exists():
+        pytest.skip("no .venv-5.3 (bpy 5.3) to save a file with")
+    info = subjects.make_subject(str(newest), tmp_path / "src" / "new.blend", "textured")
+    report = preflight.check([info["path"]])
+    assert report.problems == [] and report.unreadable == []
+    assert report.dependencies[info["path"]] == [info["texture"]]
+    job = jobs.create(jobs.SubmitRequest(files=[info["path"]], out=str(tmp_path / "out"),
+                                         settings=RenderSettings(**TINY)))
+    stored = [p.name for p in (job.path / "inputs" / "files").rglob("*.png")]
+    assert stored == [Path(info["texture"]).name]
+
+    # Without the zstandard module a compressed file cannot be traced: say exactly that.
+    if Path(info["path"]).read_bytes()[:4] == b"\x28\xb5\x2f\xfd":
+        monkeypatch.setattr(magic_compression, "zstandard", None)
+        monkeypatch.setitem(sys.modules, "zstandard", None)
+        lines = preflight.check([info["path"]]).summary()
+        assert "zstandard" in lines and "fail" not in lines, lines
+
+
+def test_missing_library_is_not_called_a_pink_texture(tmp_path, bpy_python):
+    from orbitfarm.submitter.jobs import preflight
+
+    scene = scenes.make_linked_scene(bpy_python, tmp_path)
+    os.unlink(scene["lib"])
+    problems = preflight.check([scene["path"]]).errors
+    lib = [p for p in problems if "lib.blend" in p.message]
+    assert lib and "pink" not in lib[0].hint and "linked objects" in lib[0].hint, problems
+
+
 def test_kill_9_mid_task_leaves_no_corrupt_frames_and_retry_finishes(tmp_path, bpy_python):
     subjects.make_subject(bpy_python, tmp_path / "src" / "cube.blend", "cube")
     settings = RenderSettings(width=160, height=120, samples=16, frames=40)

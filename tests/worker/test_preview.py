@@ -15,7 +15,8 @@ import bpy
 from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.worker import orbit
 from orbitfarm.worker.preview import add_preview, remove_preview
-from orbitfarm.worker.scene import detect_animation, renderable_objects
+from orbitfarm.worker.animation import detect_animation
+from orbitfarm.worker.scene import renderable_objects
 
 bpy.ops.wm.open_mainfile(filepath=sys.argv[-1], load_ui=False, use_scripts=False)
 scene = bpy.context.scene
@@ -30,7 +31,7 @@ out["poses"] = {}
 for k in (3, 12):
     scene.frame_set(k)
     out["poses"][k] = [list(r) for r in cam.matrix_world]
-out["static_with_preview"] = detect_animation(scene)
+out["static_with_preview"] = detect_animation(scene).evidence
 scene.frame_set(1)  # the file was saved at frame 1: compare like with like
 out["moved"] = [n for n, m in before.items()
                 if [list(r) for r in scene.objects[n].matrix_world] != m]
