@@ -6,11 +6,15 @@ BPY_42 ?= 4.2.23
 BPY_50 ?= 5.0.1
 VENV := .venv
 PY := $(VENV)/bin/python
-DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff
+DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff \
+	opencv-python-headless pycolmap
+# The dataset-format tests read nerfstudio's own camera-model table and depth unit from its
+# source; its dataparser needs torch (CUDA wheels on PyPI), so it is installed without deps.
+NERFSTUDIO := nerfstudio==1.1.5
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
-.PHONY: demo test test-main test-compat lint bench extension clean venv slurm-up slurm-down
+.PHONY: demo test test-main test-compat test-formats lint bench extension clean venv slurm-up slurm-down
 
 venv: $(VENV)/.ready
 
@@ -19,6 +23,7 @@ $(VENV)/.ready: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q bpy==$(BPY_VERSION) $(DEV_PKGS)
+	$(VENV)/bin/pip install -q --no-deps $(NERFSTUDIO)
 	$(VENV)/bin/pip install -q --no-deps -e .
 	@touch $@
 
@@ -41,6 +46,10 @@ test-main: venv
 test-compat: .venv-4.2/.ready .venv-5.0/.ready
 	.venv-4.2/bin/python -m pytest -q -m compat
 	.venv-5.0/bin/python -m pytest -q -m compat
+
+# The dataset formats read by their consumers' readers (part of test-main too; ~30 s).
+test-formats: venv
+	$(PY) -m pytest -q tests/formats
 
 # mypy runs in its own venv against fake-bpy-module: the stub package must never shadow the
 # real bpy where tests run.

@@ -21,6 +21,7 @@ from typing import Any
 import bpy
 from mathutils import Matrix
 
+from ..submitter.formats.exr_channel import name_depth_channel
 from ..submitter.model.settings import RenderSettings
 from . import compat, orbit
 from .gpu import configure_cycles_device
@@ -161,6 +162,8 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
         rs.scene.render.filepath = str(rgb_tmp)
     with quiet_stdout():
         bpy.ops.render.render(write_still=want_rgb)
+    if depth_tmp is not None and depth_tmp.is_file():
+        name_depth_channel(depth_tmp)  # Blender names it "V"; OpenCV needs "Y" (see there)
     return rgb_tmp, depth_tmp
 
 

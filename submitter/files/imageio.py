@@ -10,9 +10,11 @@ nested lists. Only what orbitfarm needs is supported; anything else raises Image
 
 from __future__ import annotations
 
+import operator
 import struct
 import zlib
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,12 @@ class Exr:
         if name not in self.data:
             raise KeyError(f"no channel {name!r}; channels: {', '.join(self.channel_names)}")
         return self.data[name]
+
+    @property
+    def depth(self) -> Any:
+        """The depth channel of an orbitfarm depth EXR ("Y", or "V" from older orbitfarm)."""
+        return self.channel(next((n for n in DEPTH_CHANNELS if n in self.data),
+                                 DEPTH_CHANNELS[0]))
 
     def value(self, name: str, x: int, y: int) -> float:
         """Value of channel `name` at pixel (x, y), y = 0 at the top."""
@@ -283,6 +291,18 @@ def read_exr(path: str | Path) -> Exr:
     return Exr(width, height, pixel_types, compression, header, values)
 
 
+DEPTH_CHANNELS = ("Y", "V")  # "Y" since issue 11 (OpenCV reads it); "V" = Blender's, earlier
+
+
+def read_depth_exr(path: str | Path) -> Exr:
+    """An orbitfarm depth EXR (channel "Y", or "V" as written before); `.depth` = its values."""
+    exr = read_exr(path)
+    if not any(name in exr.pixel_types for name in DEPTH_CHANNELS):
+        raise ImageFormatError(f"{path}: no depth channel ({' or '.join(DEPTH_CHANNELS)}); "
+                               f"channels: {', '.join(exr.channel_names)}")
+    return exr
+
+
 def _unzip(chunk: bytes, path: Any) -> bytes:
     try:
         t = zlib.decompress(chunk)
@@ -298,9 +318,10 @@ def _unzip(chunk: bytes, path: Any) -> bytes:
         out[0::2] = u[:half]
         out[1::2] = u[half:]
         return out.tobytes()
-    u = bytearray(t)
-    for i in range(1, len(u)):
-        u[i] = (u[i - 1] + u[i] - 128) & 0xFF
+    # u[i] = (u[i-1] + t[i] - 128) & 0xFF is (t[0] + ... + t[i] - 128 i) & 0xFF: running sums and
+    # a subtraction done by map/accumulate in C, several times faster than a Python loop.
+    sums = map(operator.sub, accumulate(t), range(0, 128 * len(t), 128))
+    u = bytes(map(operator.and_, sums, repeat(0xFF, len(t))))
     half = (len(u) + 1) // 2
     out_b = bytearray(len(u))
     out_b[0::2] = u[:half]
