@@ -16,12 +16,16 @@ export ORBITFARM_CACHE ?= $(HOME)/.cache/orbitfarm
 ARTIFACTS := $(CURDIR)/test-artifacts
 VENV := .venv
 PY := $(VENV)/bin/python
-DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer zstandard ruff
+DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer zstandard ruff \
+	opencv-python-headless pycolmap
+# The dataset-format tests read nerfstudio's own camera-model table and depth unit from its
+# source; its dataparser needs torch (CUDA wheels on PyPI), so it is installed without deps.
+NERFSTUDIO := nerfstudio==1.1.5
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
-.PHONY: demo test test-main test-compat test-realblender test-window test-fresh lint bench \
-	extension clean venv system-deps real-blender slurm-up slurm-down
+.PHONY: demo test test-main test-compat test-realblender test-window test-fresh test-formats lint \
+	bench extension clean venv system-deps real-blender slurm-up slurm-down
 
 # The shared libraries `import bpy` loads (X11, GL, EGL, OpenMP): installed with apt-get when run
 # as root, else the one `apt-get install` line is printed and make stops.
@@ -35,6 +39,7 @@ $(VENV)/.ready: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q bpy==$(BPY_VERSION) $(DEV_PKGS)
+	$(VENV)/bin/pip install -q --no-deps $(NERFSTUDIO)
 	$(VENV)/bin/pip install -q --no-deps -e .
 	@touch $@
 
@@ -81,6 +86,10 @@ test-window: venv real-blender
 # `make demo` on a fresh minimal Debian bookworm (debootstrap, cached), from a copy of this tree.
 test-fresh:
 	ORBITFARM_ARTIFACTS=$(ARTIFACTS) bash tools/fresh_demo.sh
+
+# The dataset formats read by their consumers' readers (part of test-main too; ~30 s).
+test-formats: venv
+	$(PY) -m pytest -q tests/formats
 
 # mypy runs in its own venv against fake-bpy-module: the stub package must never shadow the
 # real bpy where tests run.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import bpy
 
 from .. import __package__ as base_package
-from ..submitter.model.settings import RenderSettings
+from ..submitter.model.settings import FORMATS, RenderSettings
 
 ONLINE_HINT = (
     "enable Preferences › System › Network › Allow Online Access (or start Blender with "
@@ -94,6 +94,8 @@ def settings_from_props(props: Any) -> RenderSettings:
         poses=props.poses,
         transparent=props.transparent,
         margin=_f(props.margin),
+        formats=[f for f in FORMATS if f in props.formats],
+        holdout=props.holdout,
     ).validate()
 
 
@@ -113,6 +115,8 @@ def props_from_settings(props: Any, settings: RenderSettings) -> None:
     props.rgb, props.depth, props.poses = settings.rgb, settings.depth, settings.poses
     props.transparent = settings.transparent
     props.margin = settings.margin
+    props.formats = set(settings.formats)
+    props.holdout = settings.holdout
 
 
 # ---- targets ---------------------------------------------------------------------------------

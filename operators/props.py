@@ -25,9 +25,11 @@ from bpy.props import (
 from bpy.types import PropertyGroup
 
 from ..submitter.model.settings import (
+    ALWAYS_FORMATS,
     DEFAULT_SAMPLES,
     DEVICES,
     ENGINES,
+    FORMATS,
     MAX_ELEVATION,
     RenderSettings,
 )
@@ -171,6 +173,19 @@ class ORBITFARM_PG_settings(PropertyGroup):
     transparent: BoolProperty(
         name="Transparent", description="RGBA PNGs with a transparent background",
         default=_DEFAULTS.transparent,
+    )
+    formats: EnumProperty(  # identifiers = the format names of RenderSettings.formats
+        name="Formats",
+        description="Dataset formats written besides transforms.json (nerfstudio) and depth16/",
+        items=[(f, f, f"Also write the {f} dataset format")
+               for f in FORMATS if f not in ALWAYS_FORMATS],
+        options={"ENUM_FLAG"},
+        default=set(_DEFAULTS.formats),
+    )
+    holdout: IntProperty(
+        name="Test Holdout",
+        description="nerf-synthetic split: every K-th view is a test view (0: none)",
+        default=_DEFAULTS.holdout, min=0, soft_max=100,
     )
     margin: FloatProperty(
         name="Margin", description="Auto radius: the bounding sphere fills 1/margin of the view",

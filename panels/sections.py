@@ -48,7 +48,7 @@ def draw_orbit(context: bpy.types.Context, layout: Any) -> None:
 
 
 def draw_outputs(context: bpy.types.Context, layout: Any) -> None:
-    """Outputs: RGB PNG, depth EXR, camera poses, transparency and the output folder."""
+    """Outputs: RGB PNG, depth EXR, camera poses, transparency, formats, output folder."""
     s = bridge.scene_settings(context)
     layout.use_property_split = True
     layout.use_property_decorate = False
@@ -57,6 +57,11 @@ def draw_outputs(context: bpy.types.Context, layout: Any) -> None:
     col.prop(s, "depth")
     col.prop(s, "poses")
     col.prop(s, "transparent")
+    col = layout.column(heading="Formats")
+    col.prop(s, "formats")
+    sub = col.row()
+    sub.active = "nerf-synthetic" in s.formats
+    sub.prop(s, "holdout")
     layout.prop(s, "output_dir")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import bpy
 
 from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
+from ..submitter.formats import write_formats
 from ..submitter.model.settings import RenderSettings
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
@@ -323,6 +324,10 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         shutil.rmtree(tmp_dir, ignore_errors=True)  # unpublished frames never reach rgb/, depth/
         if done_now:
             _record_frames(task, subject, done_now, common, warnings)
+    # Dataset formats (submitter/formats/), once every frame of the subject is in place.
+    if settings.poses and _count_done(task, subject) == len(all_frames):
+        for warning in write_formats(out, settings.formats, settings.holdout):
+            log(f"subject {subject.name}: warning: {warning}")
     if todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)
     if status == "failed":

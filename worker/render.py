@@ -21,6 +21,7 @@ from typing import Any
 import bpy
 from mathutils import Matrix, Vector
 
+from ..submitter.formats.exr_channel import name_depth_channel
 from ..submitter.model.settings import RenderSettings
 from . import compat, orbit
 from .blenderlog import blender_output
@@ -215,4 +216,6 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
     except RuntimeError as exc:  # Blender's own refusal (not an orbitfarm bug): say so
         message = " ".join(str(exc).split()) or "no message"
         raise RenderError(f"Blender could not render: {message}") from None
+    if depth_tmp is not None and depth_tmp.is_file():
+        name_depth_channel(depth_tmp)  # Blender names it "V"; OpenCV needs "Y" (see there)
     return rgb_tmp, depth_tmp

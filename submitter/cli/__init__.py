@@ -1,5 +1,5 @@
-"""The `orbitfarm` command line (argparse front door): main.py builds the parser, render.py
-and jobs.py register their subcommands, options.py holds the shared render options.
+"""The `orbitfarm` command line (argparse front door): main.py builds the parser, render.py,
+jobs.py and export.py register their subcommands, options.py holds the shared render options.
 May import everything in submitter/; nothing imports it but the console script and the panel's
 list of user errors. `orbitfarm.submitter.cli:main` is the console-script entry point.
 """

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..formats import FormatError
 from ..launch.runtime import NoRuntimeError
 from ..model.settings import SettingsError
 from ..targets.base import TargetError
+from . import export as cmd_export
 from . import jobs as cmd_jobs
 from . import render as cmd_render
 
@@ -17,7 +19,7 @@ class UserError(Exception):
 
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    UserError, SettingsError, TargetError, NoRuntimeError, FileNotFoundError,
+    UserError, SettingsError, TargetError, NoRuntimeError, FileNotFoundError, FormatError,
 )
 
 
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cmd_render.register(sub)
     cmd_jobs.register(sub)
+    cmd_export.register(sub)
     return parser
 
 

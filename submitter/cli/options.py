@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from ..model.settings import DEVICES, ENGINES, RenderSettings
+from ..model.settings import ALWAYS_FORMATS, DEVICES, ENGINES, FORMATS, RenderSettings
 
 _RES = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -60,6 +60,19 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-poses", dest="poses", action="store_false", help="skip transforms.json")
     g.add_argument("--transparent", action="store_true",
                    help="RGBA PNGs with a transparent background instead of the scene's world")
+    add_format_options(parser)
+
+
+def add_format_options(parser: argparse.ArgumentParser) -> None:
+    """--format / --holdout: shared by render, submit and export."""
+    g = parser.add_argument_group("dataset formats")
+    g.add_argument("--format", dest="formats", action="append", choices=FORMATS, default=None,
+                   metavar="F", help="also write this dataset format (repeatable): "
+                   f"{', '.join(f for f in FORMATS if f not in ALWAYS_FORMATS)}; "
+                   f"{' and '.join(ALWAYS_FORMATS)} are always written")
+    g.add_argument("--holdout", type=int, default=RenderSettings().holdout, metavar="K",
+                   help="nerf-synthetic split: every K-th view goes to the test split, "
+                        "0 = none (default %(default)s)")
 
 
 def settings_from_args(args: argparse.Namespace) -> RenderSettings:
@@ -69,5 +82,6 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         frames=args.frames, frame_range=args.frame_range, width=width, height=height,
         radius=args.radius, elevation=args.elevation, engine=args.engine, samples=args.samples,
         device=args.device, rgb=args.rgb, depth=args.depth, poses=args.poses,
-        transparent=args.transparent,
+        transparent=args.transparent, formats=list(dict.fromkeys(args.formats or [])),
+        holdout=args.holdout,
     ).validate()

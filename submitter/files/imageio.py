@@ -81,6 +81,12 @@ class Exr:
             raise KeyError(f"no channel {name!r}; channels: {', '.join(self.channel_names)}")
         return self.data[name]
 
+    @property
+    def depth(self) -> Any:
+        """The depth channel of an orbitfarm depth EXR ("Y", or "V" from older orbitfarm)."""
+        return self.channel(next((n for n in DEPTH_CHANNELS if n in self.data),
+                                 DEPTH_CHANNELS[0]))
+
     def value(self, name: str, x: int, y: int) -> float:
         """Value of channel `name` at pixel (x, y), y = 0 at the top."""
         return float(self.channel(name)[y][x])
@@ -285,6 +291,18 @@ def read_exr(path: str | Path) -> Exr:
               for name, ptype, _, _ in channels}
     pixel_types = {name: ptype for name, ptype, _, _ in channels}
     return Exr(width, height, pixel_types, compression, header, values)
+
+
+DEPTH_CHANNELS = ("Y", "V")  # "Y" since issue 11 (OpenCV reads it); "V" = Blender's, earlier
+
+
+def read_depth_exr(path: str | Path) -> Exr:
+    """An orbitfarm depth EXR (channel "Y", or "V" as written before); `.depth` = its values."""
+    exr = read_exr(path)
+    if not any(name in exr.pixel_types for name in DEPTH_CHANNELS):
+        raise ImageFormatError(f"{path}: no depth channel ({' or '.join(DEPTH_CHANNELS)}); "
+                               f"channels: {', '.join(exr.channel_names)}")
+    return exr
 
 
 def _unzip(chunk: bytes, path: Any) -> bytes:

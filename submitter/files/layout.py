@@ -15,7 +15,9 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     notified/           markers of notifications already sent
 
 A subject's outputs (OUT/<name>/): rgb/NNNN.png, depth/NNNN.exr, transforms.json, result.json
-(NNNN = the 1-based orbit frame, at least 4 digits).
+(NNNN = the 1-based orbit frame, at least 4 digits); the dataset formats (submitter/formats/):
+depth16/NNNN.png, transforms_train.json + transforms_test.json, opencv_cameras.json,
+colmap/sparse/0/{cameras,images,points3D}.txt.
 Plain Python (runs inside Blender too): names and path arithmetic only, no I/O.
 """
 
@@ -48,6 +50,11 @@ DEPTH_DIR = "depth"
 TRANSFORMS_FILE = "transforms.json"
 RESULT_FILE = "result.json"
 RESULT_LOCK = ".result.lock"
+DEPTH16_DIR = "depth16"
+TRANSFORMS_TRAIN_FILE = "transforms_train.json"
+TRANSFORMS_TEST_FILE = "transforms_test.json"
+OPENCV_CAMERAS_FILE = "opencv_cameras.json"
+COLMAP_SPARSE_DIR = ("colmap", "sparse", "0")
 
 
 def state_file(job_path: str | Path, task_id: str) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .frames import FrameSpecError, parse_frame_spec
@@ -18,6 +18,11 @@ ENGINES = ("cycles", "eevee", "workbench")
 DEVICES = ("auto", "gpu", "cpu")
 DEFAULT_SAMPLES = {"cycles": 64, "eevee": 16, "workbench": 1}
 MAX_ELEVATION = 89.0  # the orbit's up vector degenerates at the poles
+# Dataset formats (submitter/formats/). The first two are always written: transforms.json in
+# nerfstudio's schema and its depth16/ PNGs; --format adds the others.
+FORMATS = ("nerfstudio", "depth16", "nerf-synthetic", "colmap", "opencv")
+ALWAYS_FORMATS = ("nerfstudio", "depth16")
+DEFAULT_HOLDOUT = 8  # every 8th view in the test split, as the 3DGS / Mip-NeRF 360 evaluations
 
 class SettingsError(ValueError):
     """Render settings a user gave are invalid; the message says which and how to fix it."""
@@ -41,6 +46,8 @@ class RenderSettings:
     poses: bool = True  # transforms.json
     transparent: bool = False  # RGBA PNG with transparent background
     margin: float = 1.1  # auto radius: bounding sphere fills 1/margin of the narrower FOV
+    formats: list[str] = field(default_factory=list)  # added to ALWAYS_FORMATS
+    holdout: int = DEFAULT_HOLDOUT  # split formats: every K-th view is a test view; 0 = none
 
     def validate(self) -> RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
@@ -71,6 +78,12 @@ class RenderSettings:
             raise SettingsError("nothing to output: enable at least one of rgb, depth, poses")
         if not self.margin >= 1.0:
             raise SettingsError(f"margin must be >= 1.0, got {self.margin!r}")
+        if not isinstance(self.formats, list) or not all(f in FORMATS for f in self.formats):
+            raise SettingsError(
+                f"--format must be among {', '.join(FORMATS)}, got {self.formats!r}")
+        if not isinstance(self.holdout, int) or self.holdout < 0:
+            raise SettingsError(
+                f"--holdout must be a whole number >= 0 (0 = no test views), got {self.holdout!r}")
         return self
 
     @property
@@ -98,9 +111,11 @@ class RenderSettings:
         return cls(**data).validate()
 
     def settings_hash(self) -> str:
-        """Hash of everything that changes pixels or poses (not which frames are rendered)."""
+        """Hash of everything that changes pixels or poses (not which frames are rendered, nor
+        the dataset formats written from them: those are rewritten from the frames)."""
         data = self.to_dict()
-        data.pop("frame_range")
+        for derived in ("frame_range", "formats", "holdout"):
+            data.pop(derived)
         data["samples"] = self.effective_samples
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -72,7 +72,8 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
     custom = spec.RenderSettings(frames=24, frame_range="1-10x3,20", width=320, height=200,
                                  radius=7.25, elevation=-12.5, engine="eevee", samples=8,
                                  device="cpu", rgb=False, depth=True, poses=False,
-                                 transparent=True, margin=1.3).validate()
+                                 transparent=True, margin=1.3, formats=["colmap", "opencv"],
+                                 holdout=4).validate()
     props = bpy.context.scene.orbitfarm
     bridge.props_from_settings(props, custom)
     assert bridge.settings_from_props(props).to_dict() == custom.to_dict()
