@@ -10,7 +10,8 @@ DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
-.PHONY: demo test test-main test-compat lint bench extension clean venv slurm-up slurm-down
+.PHONY: demo test test-main test-compat test-sge test-htcondor lint bench extension clean venv \
+	slurm-up slurm-down sge-up sge-down htcondor-up htcondor-down
 
 venv: $(VENV)/.ready
 
@@ -33,10 +34,22 @@ $(VENV)/.ready: pyproject.toml Makefile
 demo: venv
 	$(PY) bench/demo.py
 
-test: lint test-main test-compat
+test: lint test-main test-compat test-sge test-htcondor
 
+# The Grid Engine and HTCondor layers bring their own throwaway daemons (tests/sge, tests/htcondor).
 test-main: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not sge and not htcondor"
+
+test-sge: venv
+	$(PY) -m pytest -q -m sge tests/sge
+
+# The pool's root (Debian trixie, minicondor, blender) is built once under the cache directory.
+test-htcondor: venv $(VENV)/.htcondor
+	$(PY) -m pytest -q -m htcondor tests/htcondor
+
+$(VENV)/.htcondor: $(VENV)/.ready
+	$(VENV)/bin/pip install -q 'htcondor>=24.0,<25'
+	@touch $@
 
 test-compat: .venv-4.2/.ready .venv-5.0/.ready
 	.venv-4.2/bin/python -m pytest -q -m compat
@@ -72,6 +85,18 @@ slurm-up:
 
 slurm-down:
 	bash tests/slurm/cluster.sh down
+
+sge-up:
+	bash tests/sge/cluster.sh up
+
+sge-down:
+	bash tests/sge/cluster.sh down
+
+htcondor-up:
+	ORBITFARM_CONDOR_BLENDER=1 bash tests/htcondor/cluster.sh up
+
+htcondor-down:
+	bash tests/htcondor/cluster.sh down
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .blender-user

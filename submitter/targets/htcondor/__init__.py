@@ -1,0 +1,1 @@
+"""HTCondor target: submit description builder and the target (htcondor2 bindings)."""

@@ -1,0 +1,1 @@
+"""Grid Engine target: qsub script builder, command parsers, the target."""
