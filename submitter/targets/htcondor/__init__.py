@@ -1,1 +1,2 @@
-"""HTCondor target: submit description builder and the target (htcondor2 bindings)."""
+"""The HTCondor target: clusters of procs through the htcondor2 bindings (target.py), the pure
+submit description and task script builder (submit.py)."""
