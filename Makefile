@@ -24,8 +24,9 @@ NERFSTUDIO := nerfstudio==1.1.5
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
-.PHONY: demo test test-main test-compat test-realblender test-window test-fresh test-formats lint \
-	bench extension clean venv system-deps real-blender slurm-up slurm-down
+.PHONY: demo test test-main test-compat test-realblender test-window test-fresh test-formats \
+	test-sge test-htcondor lint bench extension clean venv system-deps real-blender \
+	slurm-up slurm-down sge-up sge-down htcondor-up htcondor-down
 
 # The shared libraries `import bpy` loads (X11, GL, EGL, OpenMP): installed with apt-get when run
 # as root, else the one `apt-get install` line is printed and make stops.
@@ -59,10 +60,22 @@ demo: venv
 	$(PY) bench/demo.py
 
 # Every layer, cheapest first; see the README's "Development" for what each costs and catches.
-test: lint test-main test-compat test-realblender test-window test-fresh
+test: lint test-main test-compat test-sge test-htcondor test-realblender test-window test-fresh
 
+# The Grid Engine and HTCondor layers bring their own throwaway daemons (tests/sge, tests/htcondor).
 test-main: venv
-	$(PY) -m pytest -q -m "not realblender and not window"
+	$(PY) -m pytest -q -m "not realblender and not window and not sge and not htcondor"
+
+test-sge: venv
+	$(PY) -m pytest -q -m sge tests/sge
+
+# The pool's root (Debian trixie, minicondor, blender) is built once under the cache directory.
+test-htcondor: venv $(VENV)/.htcondor
+	$(PY) -m pytest -q -m htcondor tests/htcondor
+
+$(VENV)/.htcondor: $(VENV)/.ready
+	$(VENV)/bin/pip install -q 'htcondor>=24.0,<25'
+	@touch $@
 
 test-compat: system-deps .venv-4.2/.ready .venv-5.0/.ready .venv-5.3/.ready
 	.venv-4.2/bin/python -m pytest -q -m compat
@@ -121,6 +134,18 @@ slurm-up:
 
 slurm-down:
 	bash tests/slurm/cluster.sh down
+
+sge-up:
+	bash tests/sge/cluster.sh up
+
+sge-down:
+	bash tests/sge/cluster.sh down
+
+htcondor-up:
+	ORBITFARM_CONDOR_BLENDER=1 bash tests/htcondor/cluster.sh up
+
+htcondor-down:
+	bash tests/htcondor/cluster.sh down
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .blender-user test-artifacts

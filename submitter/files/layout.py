@@ -43,6 +43,8 @@ NOTIFIED_DIR = "notified"
 NOTIFY_LOG = "notify.log"
 LOCAL_DIR = "local"  # the local target's bookkeeping
 SLURM_DIR = "slurm"  # the SLURM target's scripts and SLURM's own output files
+SGE_DIR = "sge"  # the Grid Engine target's scripts and Grid Engine's own output files
+HTCONDOR_DIR = "htcondor"  # the HTCondor target's task script, submit files, HTCondor's output
 
 # -- a subject's outputs -----------------------------------------------------------------------
 RGB_DIR = "rgb"

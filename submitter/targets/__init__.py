@@ -18,6 +18,8 @@ from .base import Target, TargetError
 TARGET_KINDS: dict[str, str] = {
     "local": ".local.target:LocalTarget",
     "slurm": ".slurm.target:SlurmTarget",
+    "sge": ".sge.target:SgeTarget",
+    "htcondor": ".htcondor.target:HtcondorTarget",
 }
 
 
