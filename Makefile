@@ -6,11 +6,13 @@ BPY_42 ?= 4.2.23
 BPY_50 ?= 5.0.1
 VENV := .venv
 PY := $(VENV)/bin/python
-DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff
+DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer ruff kubernetes-validate \
+	kubernetes
 # Keep Blender's user files (config, extensions) out of the developer's home.
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
-.PHONY: demo test test-main test-compat lint bench extension clean venv slurm-up slurm-down
+.PHONY: demo test test-main test-compat lint bench extension clean venv slurm-up slurm-down \
+	test-ray test-kubernetes ray-up ray-down
 
 venv: $(VENV)/.ready
 
@@ -72,6 +74,21 @@ slurm-up:
 
 slurm-down:
 	bash tests/slurm/cluster.sh down
+
+# Part of test-main too; these run one engine's tests alone. The Ray head (Ray from PyPI in
+# its own cached venv) and the Kubernetes 1.20 control plane (built once from Debian's source,
+# cached) are started and stopped by the tests themselves.
+test-ray: venv
+	$(PY) -m pytest -q tests/ray
+
+test-kubernetes: venv
+	$(PY) -m pytest -q tests/kubernetes
+
+ray-up:
+	bash tests/ray/cluster.sh up
+
+ray-down:
+	bash tests/ray/cluster.sh down
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .blender-user

@@ -31,6 +31,7 @@ from ...launch.runtime import LAYOUT_1, Runtime, code_layout
 from ...model.states import Phase
 from ..arrays import ArrayChunk, expand_indices, split_arrays
 from ..base import SchedulerState, Target, TargetError, TargetOption
+from ..cluster_plan import cluster_plan_file
 from ..pathmap import PathMap
 from ..remote import make_shell
 from .commands import ElementState, Key, SlurmCommands
@@ -40,7 +41,6 @@ from .units import UnitError, scale_mem, scale_time
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
-CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as the cluster sees them (path_map)
 DEFAULT_MAX_ARRAY_SIZE = 1001  # SLURM's default, used where MaxArraySize cannot be read (REST)
 
 # Profile keys this target understands besides the sbatch options (SlurmOptions' fields);
@@ -197,20 +197,7 @@ class SlurmTarget(Target):
 
     def _cluster_plan(self, job: JobDir) -> str:
         """The plan file nodes read: plan.json, or a path-mapped copy when mount points differ."""
-        mapping = self.path_map
-        if not mapping:
-            return str(job.plan_file)
-        from ...model.plan import Plan
-        from ...model.task import Subject  # noqa: I001 (only when paths are mapped)
-
-        plan = job.plan
-        mapped = Plan(plan.job_id, plan.settings,
-                      [Subject(blend=mapping.to_remote(s.blend), out=mapping.to_remote(s.out),
-                               name=s.name) for s in plan.subjects],
-                      plan.chunks, group=plan.group, all_frames=plan.all_frames,
-                      force=plan.force, subject_timeout=plan.subject_timeout, extra=plan.extra)
-        atomic_write_text(job.path / CLUSTER_PLAN, mapped.to_json(job.path))
-        return mapping.to_remote(job.path / CLUSTER_PLAN)
+        return cluster_plan_file(job, self.path_map)
 
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
         if not attempts:
