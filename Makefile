@@ -17,7 +17,7 @@ ARTIFACTS := $(CURDIR)/test-artifacts
 VENV := .venv
 PY := $(VENV)/bin/python
 DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer zstandard ruff \
-	opencv-python-headless pycolmap
+	opencv-python-headless pycolmap kubernetes-validate kubernetes
 # The dataset-format tests read nerfstudio's own camera-model table and depth unit from its
 # source; its dataparser needs torch (CUDA wheels on PyPI), so it is installed without deps.
 NERFSTUDIO := nerfstudio==1.1.5
@@ -25,8 +25,8 @@ NERFSTUDIO := nerfstudio==1.1.5
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
 .PHONY: demo test test-main test-compat test-realblender test-window test-fresh test-formats \
-	test-sge test-htcondor lint bench extension clean venv system-deps real-blender \
-	slurm-up slurm-down sge-up sge-down htcondor-up htcondor-down
+	test-sge test-htcondor test-ray test-kubernetes lint bench extension clean venv system-deps \
+	real-blender slurm-up slurm-down sge-up sge-down htcondor-up htcondor-down ray-up ray-down
 
 # The shared libraries `import bpy` loads (X11, GL, EGL, OpenMP): installed with apt-get when run
 # as root, else the one `apt-get install` line is printed and make stops.
@@ -146,6 +146,21 @@ htcondor-up:
 
 htcondor-down:
 	bash tests/htcondor/cluster.sh down
+
+# Part of test-main too; these run one engine's tests alone. The Ray head (Ray from PyPI in
+# its own cached venv) and the Kubernetes 1.20 control plane (built once from Debian's source,
+# cached) are started and stopped by the tests themselves.
+test-ray: venv
+	$(PY) -m pytest -q tests/ray
+
+test-kubernetes: venv
+	$(PY) -m pytest -q tests/kubernetes
+
+ray-up:
+	bash tests/ray/cluster.sh up
+
+ray-down:
+	bash tests/ray/cluster.sh down
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .blender-user test-artifacts

@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     j.add_argument("--wait", action="store_true", help="wait for the job and show progress")
     j.add_argument("--retry", type=int, default=0, metavar="N",
                    help="with --wait: retry failed tasks up to N rounds")
+    j.add_argument("--dry-run", action="store_true",
+                   help="plan and pack the job, write what the target would submit into the job "
+                        "directory (scripts, manifests) and print their paths; submit nothing")
     _add_target_options(p)
     p.set_defaults(handler=cmd_submit)
 
@@ -131,6 +134,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if tty:
             print(f"\r{_bar(fraction)} {message[:60]:<60}", end="", file=sys.stderr, flush=True)
 
+    if args.dry_run:
+        job, written = jobs.dry_run(request, progress)
+        if tty:
+            print(file=sys.stderr)
+        print(f"job {job.id} (dry run: nothing submitted; `orbitfarm retry {job.path}` "
+              "submits it)")
+        print(f"directory {job.path}")
+        for path in written:
+            print(f"wrote {path}")
+        return 0
     job = jobs.submit(request, progress)
     if tty:
         print(file=sys.stderr)

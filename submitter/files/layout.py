@@ -12,6 +12,8 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     preflight.json      the preflight report accepted at submit time; pack.json what packing did
     cache/              status cache of final task states (safe to delete)
     local/, slurm/      target-specific bookkeeping (runs, pids, exit codes, scripts)
+    ray/, kubernetes/   the same for Ray (driver specs, task ids) and Kubernetes (manifests)
+    plan.cluster.json   the plan with paths as cluster nodes see them (targets with path_map)
     notified/           markers of notifications already sent
 
 A subject's outputs (OUT/<name>/): rgb/NNNN.png, depth/NNNN.exr, transforms.json, result.json
@@ -45,6 +47,10 @@ LOCAL_DIR = "local"  # the local target's bookkeeping
 SLURM_DIR = "slurm"  # the SLURM target's scripts and SLURM's own output files
 SGE_DIR = "sge"  # the Grid Engine target's scripts and Grid Engine's own output files
 HTCONDOR_DIR = "htcondor"  # the HTCondor target's task script, submit files, HTCondor's output
+RAY_DIR = "ray"  # the Ray target's submissions, task ids, results and cancel requests
+KUBERNETES_DIR = "kubernetes"  # the Kubernetes target's manifests (also what --dry-run writes)
+CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as cluster nodes see them (path_map)
+DRY_RUN_DIR = "dry-run"  # what `submit --dry-run` would have submitted, for kinds without a folder
 
 # -- a subject's outputs -----------------------------------------------------------------------
 RGB_DIR = "rgb"

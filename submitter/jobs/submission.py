@@ -71,6 +71,22 @@ def submit(request: SubmitRequest, progress: ProgressFn | None = None,
     return job
 
 
+def dry_run(request: SubmitRequest, progress: ProgressFn | None = None,
+            cancel: threading.Event | None = None) -> tuple[JobDir, list[Path]]:
+    """Check, package and plan a job like submit(), then have the target write what it would
+    submit into the job directory without contacting it. The job stays unsubmitted
+    (`orbitfarm retry JOB` submits it later)."""
+    job, target = _create(request, progress, cancel, dry=True)
+    try:
+        written = target.dry_run(job, dict.fromkeys(job.task_ids(), 1))
+    except TargetError as exc:
+        raise JobError(f"job {job.id} was created in {job.path}, but the target could not "
+                       f"write its submission: {exc}") from None
+    if progress:
+        progress(f"planned {job.id} (dry run)", 1.0)
+    return job, written
+
+
 def start(job: JobDir, target: Target | None = None) -> None:
     """Hand every task of a created (not yet submitted) job to its target."""
     if job.target_record():
@@ -109,7 +125,7 @@ def _job_dir_for(request: SubmitRequest, job_id: str, blends: list[Path]) -> Pat
 
 
 def _create(request: SubmitRequest, progress: ProgressFn | None,
-            cancel: threading.Event | None) -> tuple[JobDir, Target]:
+            cancel: threading.Event | None, dry: bool = False) -> tuple[JobDir, Target]:
     settings = request.settings.validate()
     if not request.out and not request.inplace:
         raise JobError("--out DIR is required (or --inplace to write next to each .blend)")
@@ -127,7 +143,8 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
         notes = []
     profile = _profile(request)
     target = make_target(profile)
-    target.check()
+    if not dry:  # a dry run contacts no cluster
+        target.check()
 
     def check_progress(message: str, fraction: float) -> None:
         if progress:

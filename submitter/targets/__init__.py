@@ -1,6 +1,6 @@
 """Targets: where tasks run (local, SLURM, ...). A registry of kinds, imported lazily.
 
-One sub-package per engine (local/, slurm/; a new scheduler or cloud service is a new one)
+One sub-package per engine (local/, slurm/, ray/, kubernetes/; a new scheduler or cloud service is a new one)
 behind the interface in base.py; shared helpers beside it: arrays.py (array splitting),
 pathmap.py (path mapping), remote.py (commands over ssh, shell quoting), options.py (each kind's
 `submit` options), profiles.py (targets.yaml). Each kind maps to "module:Class" inside this
@@ -20,6 +20,8 @@ TARGET_KINDS: dict[str, str] = {
     "slurm": ".slurm.target:SlurmTarget",
     "sge": ".sge.target:SgeTarget",
     "htcondor": ".htcondor.target:HtcondorTarget",
+    "ray": ".ray.target:RayTarget",
+    "kubernetes": ".kubernetes.target:KubernetesTarget",
 }
 
 

@@ -110,6 +110,24 @@ class Target(ABC):
         Called before `status` reads task states; a no-op with shared storage."""
         return None
 
+    def dry_run(self, job: JobDir, attempts: dict[str, int]) -> list[Path]:
+        """Write into the job directory what submit() would hand to the engine, contacting
+        nothing; the files written. Kinds with submission files of their own (scripts,
+        manifests) write those; this default writes JOBDIR/dry-run/<kind>.json: the profile
+        and the tasks with their attempts."""
+        import json
+
+        from ..files.atomic import atomic_write_text
+        from ..files.layout import DRY_RUN_DIR
+
+        folder = job.path / DRY_RUN_DIR
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{self.kind}.json"
+        atomic_write_text(path, json.dumps({"kind": self.kind, "profile": self.profile,
+                                            "index_variable": self.index_variable,
+                                            "tasks": attempts}, indent=1) + "\n")
+        return [path]
+
     @abstractmethod
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
         """Start these tasks (task id -> which attempt this is: 1, 2, ...); record whatever

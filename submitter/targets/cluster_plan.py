@@ -1,7 +1,7 @@
-"""The plan file cluster nodes read: plan.json, or a copy with paths as the cluster mounts them.
+"""The plan file cluster nodes read: plan.json itself, or a copy with paths as the nodes see them.
 
-Shared by the targets whose nodes may mount the job directory and outputs at other paths
-(path_map): SLURM, Grid Engine, HTCondor.
+Shared by the targets whose nodes may mount the job directory somewhere else (`path_map`):
+SLURM, Grid Engine, HTCondor, Kubernetes, Ray.
 """
 
 from __future__ import annotations
@@ -9,20 +9,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..files.atomic import atomic_write_text
+from ..files.layout import CLUSTER_PLAN
 from .pathmap import PathMap
 
 if TYPE_CHECKING:
     from ..files.jobdir import JobDir
 
-CLUSTER_PLAN = "plan.cluster.json"
-
 
 def cluster_plan_file(job: JobDir, mapping: PathMap) -> str:
-    """The plan path nodes open: plan.json, or a path-mapped copy when mount points differ."""
+    """Path (as nodes see it) of the plan they read; writes the mapped copy when needed."""
     if not mapping:
         return str(job.plan_file)
     from ..model.plan import Plan
-    from ..model.task import Subject
+    from ..model.task import Subject  # noqa: I001 (only when paths are mapped)
 
     plan = job.plan
     mapped = Plan(plan.job_id, plan.settings,

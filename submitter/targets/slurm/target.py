@@ -196,13 +196,21 @@ class SlurmTarget(Target):
         return opts
 
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
+        self._write_arrays(job, attempts, dry=False)
+
+    def dry_run(self, job: JobDir, attempts: dict[str, int]) -> list[Path]:
+        """Write the sbatch scripts (JOBDIR/slurm/array-N.sh) without calling sbatch; the array
+        size limit is the profile's max_array_size, else SLURM's default (nothing is asked)."""
+        return self._write_arrays(job, attempts, dry=True)
+
+    def _write_arrays(self, job: JobDir, attempts: dict[str, int], dry: bool) -> list[Path]:
         if not attempts:
-            return
+            return []
         record = self._record(job)
         by_attempt: dict[int, list[int]] = {}
         for task_id, attempt in attempts.items():
             by_attempt.setdefault(max(1, attempt), []).append(job.index_of(task_id))
-        if self.rest is not None:
+        if self.rest is not None and not dry:
             record["rest_api_version"] = self.rest.version()
         mapping = self.path_map
         remote_dir = mapping.to_remote(job.path)
@@ -213,7 +221,9 @@ class SlurmTarget(Target):
         name = job_name(job.id)
         digits = job.plan.task_id_digits
         legacy = code_layout(job.code_dir) == LAYOUT_1
-        max_size = self.max_array_size()
+        max_size = (int(self.profile.get("max_array_size") or DEFAULT_MAX_ARRAY_SIZE) if dry
+                    else self.max_array_size())
+        written: list[Path] = []
         try:
             for attempt, indices in sorted(by_attempt.items()):
                 options = self._options_for_attempt(attempt)
@@ -225,6 +235,10 @@ class SlurmTarget(Target):
                                           attempt=attempt, legacy_worker=legacy)
                     script_rel = f"{SLURM_DIR}/array-{number}.sh"
                     atomic_write_text(job.path / script_rel, script)
+                    written.append(job.path / script_rel)
+                    if dry:
+                        record["arrays"].append({"offset": chunk.offset})  # numbering only
+                        continue
                     array_job = self._submit_one(script, f"{remote_dir}/{script_rel}",
                                                  remote_dir, name, chunk, options)
                     record["arrays"].append({
@@ -235,7 +249,9 @@ class SlurmTarget(Target):
                     })
         finally:
             # Whatever was accepted is recorded, even when a later sbatch fails.
-            job.save_target_record(record)
+            if not dry:
+                job.save_target_record(record)
+        return written
 
     def _submit_one(self, script: str, script_path: str, cwd: str, name: str,
                     chunk: ArrayChunk, options: SlurmOptions) -> str:

@@ -1,0 +1,1 @@
+"""The `kubernetes` target: Indexed Jobs (or one pod per task) on a Kubernetes cluster."""
