@@ -93,8 +93,8 @@ test-realblender: venv real-blender
 test-window: venv real-blender
 	@bash tools/system_deps.sh --window
 	ORBITFARM_TEST_BLENDER=$$(bash tools/real_blender.sh --path) \
-	ORBITFARM_ARTIFACTS=$(ARTIFACTS) $(PY) -m pytest -q -m window
-	@echo "test-window: screenshots of each step in $(ARTIFACTS)/window/"
+	ORBITFARM_ARTIFACTS=$(ARTIFACTS) $(PY) -m pytest -q -m window; status=$$?; \
+	echo "test-window: screenshots of each step in $(ARTIFACTS)/window/"; exit $$status
 
 # `make demo` on a fresh minimal Debian bookworm (debootstrap, cached), from a copy of this tree.
 test-fresh:
