@@ -101,6 +101,7 @@ class Driver:
         self.parallelism = int(spec.get("parallelism") or 0) or len(self.waiting)
         self.stopping = False
         self.results: dict[str, dict[str, Any]] = {}  # task id -> exit code, reason
+        self.cancelled: set[str] = set()  # task ids force-cancelled already
 
     def _submit_more(self) -> None:
         started = False
@@ -142,15 +143,20 @@ class Driver:
             return
         self.waiting = [t for t in self.waiting if t["task"] not in wanted]
         for ref, task_id in list(self.running.items()):
-            if task_id in wanted:
+            # Once only: a second force-cancel of a task that has just ended can hit the Ray
+            # worker process that Ray has meanwhile given the next task to, and kill that.
+            if task_id in wanted and task_id not in self.cancelled:
+                self.cancelled.add(task_id)
                 ray.cancel(ref, force=True)
 
     def cancel_all(self, *_: Any) -> None:
         """SIGTERM from the Jobs API's stop: force-cancel everything, submit nothing more."""
         self.stopping = True
         self.waiting = []
-        for ref in list(self.running):
-            ray.cancel(ref, force=True)
+        for ref, task_id in list(self.running.items()):
+            if task_id not in self.cancelled:
+                self.cancelled.add(task_id)
+                ray.cancel(ref, force=True)
 
     def run(self) -> None:
         self._submit_more()
