@@ -148,8 +148,7 @@ htcondor-down:
 	bash tests/htcondor/cluster.sh down
 
 # Part of test-main too; these run one engine's tests alone. The Ray head (Ray from PyPI in
-# its own cached venv) and the Kubernetes 1.20 control plane (built once from Debian's source,
-# cached) are started and stopped by the tests themselves.
+# its own cached venv) is started and stopped by the tests themselves.
 test-ray: venv
 	$(PY) -m pytest -q tests/ray
 

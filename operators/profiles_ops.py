@@ -22,6 +22,13 @@ targets:
   # cluster:
   #   kind: slurm
   #   partition: gpu
+  # raycluster:
+  #   kind: ray
+  #   address: http://ray-head:8265
+  # k8s:
+  #   kind: kubernetes
+  #   image: registry.example.org/blender:4.5
+  #   volume: {claim: shared-renders, path: /shared}
 """
 
 

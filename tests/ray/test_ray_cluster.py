@@ -141,7 +141,8 @@ def test_gpu_fitting_exit_codes_cancel_and_retry(ray_head, bpy_python, tmp_path)
         time.sleep(0.2)
     assert not _alive(pids[victim]), "the cancelled task's worker process survived"
     states = _poll_until(target, job, lambda s: s["t00002"].state == Phase.ENDED)
-    assert states["t00002"].exit_code == 3 and "exit code 3" in states["t00002"].reason
+    assert states["t00002"].exit_code == 3 and "exit code 3" in states["t00002"].reason, \
+        [p.read_text()[-3000:] for p in target.extra_logs(job, "t00002")]
     # Cancel the whole job: the Ray job is stopped, every worker process dies.
     target.cancel(job)
     states = _poll_until(target, job, lambda s: all(x.state == Phase.ENDED for x in s.values()),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,6 +36,8 @@ from typing import Any
 import ray
 
 POLL_SECONDS = 1.0
+_EXIT = re.compile(r"orbitfarm worker exit code (-?\d+)")
+_SIGNAL = re.compile(r"orbitfarm worker killed by signal (\d+)")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -98,6 +101,7 @@ class Driver:
         self.parallelism = int(spec.get("parallelism") or 0) or len(self.waiting)
         self.stopping = False
         self.results: dict[str, dict[str, Any]] = {}  # task id -> exit code, reason
+        self.cancelled: set[str] = set()  # task ids force-cancelled already
 
     def _submit_more(self) -> None:
         started = False
@@ -117,13 +121,14 @@ class Driver:
             ray.get(ref, timeout=10)
             self.results[task_id] = {"exit_code": 0, "reason": ""}
         except Exception as exc:  # noqa: BLE001 (any task error is an outcome to record)
+            # The message carries a traceback whose source lines contain these phrases too:
+            # only a phrase followed by digits is the worker's outcome.
             text = str(exc)
             code = None
-            for line in text.splitlines():
-                if "orbitfarm worker exit code " in line:
-                    code = int(line.rsplit(" ", 1)[1])
-                elif "orbitfarm worker killed by signal " in line:
-                    code = 128 + int(line.rsplit(" ", 1)[1])
+            if m := _EXIT.search(text):
+                code = int(m.group(1))
+            elif m := _SIGNAL.search(text):
+                code = 128 + int(m.group(1))
             last = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
             self.results[task_id] = {"exit_code": code, "reason": last[:300],
                                      "error": type(exc).__name__}
@@ -138,15 +143,20 @@ class Driver:
             return
         self.waiting = [t for t in self.waiting if t["task"] not in wanted]
         for ref, task_id in list(self.running.items()):
-            if task_id in wanted:
+            # Once only: a second force-cancel of a task that has just ended can hit the Ray
+            # worker process that Ray has meanwhile given the next task to, and kill that.
+            if task_id in wanted and task_id not in self.cancelled:
+                self.cancelled.add(task_id)
                 ray.cancel(ref, force=True)
 
     def cancel_all(self, *_: Any) -> None:
         """SIGTERM from the Jobs API's stop: force-cancel everything, submit nothing more."""
         self.stopping = True
         self.waiting = []
-        for ref in list(self.running):
-            ray.cancel(ref, force=True)
+        for ref, task_id in list(self.running.items()):
+            if task_id not in self.cancelled:
+                self.cancelled.add(task_id)
+                ray.cancel(ref, force=True)
 
     def run(self) -> None:
         self._submit_more()
@@ -155,7 +165,12 @@ class Driver:
             done, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS,
                                fetch_local=False)
             for ref in done:
-                self._record_result(ref, self.running.pop(ref))
+                task_id = self.running.pop(ref)
+                try:
+                    self._record_result(ref, task_id)
+                except Exception as exc:  # noqa: BLE001 (bookkeeping must never stop the driver)
+                    print(f"orbitfarm: could not record the outcome of {task_id}: {exc!r}",
+                          flush=True)
             if done:
                 _write_json(self.spec["results_file"], self.results)
             self._cancel_requested()
