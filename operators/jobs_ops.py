@@ -145,8 +145,12 @@ class ORBITFARM_OT_contact_sheet(JobAction, Operator):
 
     def act(self, context: bpy.types.Context) -> OpResult:
         from ..submitter import jobs
-        from . import contact_sheet
 
+        try:
+            from . import contact_sheet
+        except ImportError as exc:  # Blender builds without numpy (Debian's): say so, no traceback
+            raise bridge.UIError(f"the contact sheet needs {exc.name or 'numpy'}, which this "
+                                 "Blender build lacks; the panel's thumbnails still work") from None
         item, job = self.open(context)
         subject_dirs = [Path(jobs.outputs_dir(job, s.name)) for s in job.plan.subjects]
         sheet = contact_sheet.build_sheet(subject_dirs)
