@@ -25,6 +25,8 @@
 #     suite runs as root and the worker's Python lives under /root (mode 0700, out of reach of any
 #     other user), so this cluster lowers them to ORBITFARM_SGE_MIN_UID (default 0);
 #   - Debian creates no queue, hostgroup or gpu complex: they are defined here;
+#   - with bash in login_shells (Debian's default) every task starts as a login shell and runs
+#     root's dotfiles (here `pyenv init`, which can wait 60 s on a lock): tasks get a plain bash;
 #   - sge_qmaster takes ~11 s to shut down after SIGTERM.
 #
 # Settings (environment):
@@ -155,6 +157,7 @@ EOF
         -e "s|^load_report_time .*|load_report_time       00:00:05|" \
         -e "s|flush_time=[0-9:]*|flush_time=$FLUSH|" \
         -e "s|^mailer .*|mailer                 /bin/true|" \
+        -e "s|^login_shells .*|login_shells           sh|" \
         /usr/share/gridengine/default-configuration >"$STATE/spool/configuration"
     chown -R "$ADMIN:$ADMIN" "$STATE/$CELL" "$STATE/spool"
     # What Debian's init_cluster does, into our spool, as the admin user.

@@ -205,7 +205,9 @@ class SgeCommands:
         """qacct's records of every array named `name` ({} before the first flush)."""
         result = self.shell.run(["qacct", "-j", name])
         if result.returncode != 0:
-            if "not found" in (result.stderr + result.stdout):
+            text = result.stderr + result.stdout
+            # No record of that name yet, or no accounting file at all before the first flush.
+            if "not found" in text or ("accounting" in text and "No such file" in text):
                 return {}
             raise TargetError(f"qacct failed on {self.shell.describe()}: "
                               f"{(result.stderr or result.stdout).strip()[-300:]}")
