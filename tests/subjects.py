@@ -328,6 +328,8 @@ info["faces"] = faces
 bpy.ops.wm.save_as_mainfile(filepath=path)
 print("SUBJECT-INFO " + json.dumps(info), flush=True)
 sys.stdout.flush()
+import shutil  # os._exit skips Blender's own removal of its session temp folder
+shutil.rmtree(bpy.app.tempdir, ignore_errors=True)
 os._exit(0)
 '''
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import threading
 import traceback
@@ -82,7 +83,7 @@ class Watchdog:
             self.on_timeout(subject)
         finally:
             sys.stdout.flush()
-            os._exit(int(EXIT_FAILED))
+            hard_exit(int(EXIT_FAILED))
 
 
 def run(argv: list[str]) -> int:
@@ -144,4 +145,18 @@ def entry(argv: list[str]) -> NoReturn:
         # After a Python driver ran, normal interpreter exit segfaults (4.2) or hangs (4.5).
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(int(code))
+        hard_exit(int(code))
+
+
+def hard_exit(code: int) -> NoReturn:
+    """End the process now, first removing Blender's session temp folder (/tmp/blender_*), which
+    only Blender's normal exit would remove: one per worker would pile up on every node."""
+    try:
+        import bpy
+
+        tempdir = bpy.app.tempdir
+        if tempdir and os.path.basename(os.path.normpath(tempdir)).startswith("blender_"):
+            shutil.rmtree(tempdir, ignore_errors=True)
+    except Exception:  # never let clean-up stand between the worker and its exit code
+        pass
+    os._exit(code)

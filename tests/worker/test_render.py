@@ -120,3 +120,17 @@ def test_centering_far_hierarchy(tmp_path, bpy_python, subjects, render):
     for v, u in np.argwhere(d < 1e9):
         p = orbit.unproject(u + 0.5, v + 0.5, float(d[v, u]), pose, intr)
         assert all(abs(p[i]) <= half[i] + 0.1 for i in range(3)), p
+
+
+def test_worker_leaves_no_blender_temp_folder(tmp_path, bpy_python, subjects, render,
+                                              monkeypatch):
+    """Workers end with os._exit, which skips Blender's removal of its session temp folder
+    (TMPDIR/blender_*): on a node that would pile up one folder per task."""
+    info = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))  # the worker (a child process) makes its folder here
+    code, log = render([info["path"]], tmp_path / "out", "--frames", "2", *TINY)
+    assert code == 0, log
+    assert (tmp_path / "out" / "cube" / "rgb" / "0002.png").is_file()
+    assert sorted(p.name for p in tmpdir.iterdir() if p.name.startswith("blender_")) == []
