@@ -13,9 +13,9 @@ What it reads and writes (paths as the cluster sees them, all in the job directo
 - `results_file`: task id -> exit code and reason as the driver saw each task end; the
   submitter's fallback when Ray's state API has forgotten a task (it keeps a bounded number)
   or reports only that the task's Ray worker died.
-- `cancel_dir`: a file named after a task id asks this driver to cancel that task
-  (`ray.cancel(force=True)` kills the Ray worker; the worker's child dies with it through
-  PR_SET_PDEATHSIG). Stopping the whole Ray job (Jobs API stop) cancels every task the same way.
+- `cancel_dir`: a file named after a task id cancels that task: the driver drops it if it has
+  not handed it to Ray yet, and the Ray task itself kills its worker when it sees the file.
+  Stopping the whole Ray job (Jobs API stop) force-cancels every task instead.
 
 A task whose worker exits non-zero fails with "orbitfarm worker exit code N" (or "killed by
 signal N"), which the submitter reads back from the state API's error message.
@@ -36,6 +36,7 @@ from typing import Any
 import ray
 
 POLL_SECONDS = 1.0
+CANCEL_CHECK_SECONDS = 0.5  # how soon a task notices orbitfarm's cancel request
 _EXIT = re.compile(r"orbitfarm worker exit code (-?\d+)")
 _SIGNAL = re.compile(r"orbitfarm worker killed by signal (\d+)")
 _PR_SET_PDEATHSIG = 1
@@ -52,9 +53,13 @@ def _die_with_parent() -> None:
         pass  # not Linux: a force-cancel then leaves the worker to finish on its own
 
 
-def run_worker(task: dict[str, Any], env: dict[str, str], cwd: str) -> int:
-    """Body of one Ray task: run the worker, its output appended to the task's log."""
+def run_worker(task: dict[str, Any], env: dict[str, str], cwd: str,
+               cancel_file: str = "") -> int:
+    """Body of one Ray task: run the worker, its output appended to the task's log; end it
+    when `cancel_file` appears (orbitfarm's cancel of this task)."""
     os.makedirs(os.path.dirname(task["log"]), exist_ok=True)
+    if cancel_file and os.path.exists(cancel_file):
+        raise RuntimeError("orbitfarm worker cancelled before it started")
     child_env = dict(os.environ, **env, **task.get("env", {}))
     with open(task["log"], "ab", buffering=0) as log:
         gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")
@@ -64,8 +69,20 @@ def run_worker(task: dict[str, Any], env: dict[str, str], cwd: str) -> int:
                   f"CUDA_VISIBLE_DEVICES={gpus!r}\n".encode())
         proc = subprocess.Popen(task["argv"], cwd=cwd, env=child_env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=_die_with_parent)
-        code = proc.wait()
+                                preexec_fn=_die_with_parent, start_new_session=True)
+        # The task ends its own worker on a cancel request, rather than the driver force-
+        # cancelling the Ray task: a force-cancel kills the Ray worker process, and can hit the
+        # one Ray has just handed the next task to.
+        while (code := proc.poll()) is None:
+            if cancel_file and os.path.exists(cancel_file):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the worker and anything it started
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+                log.write(b"orbitfarm: task cancelled, worker killed\n")
+                raise RuntimeError("orbitfarm worker cancelled")
+            time.sleep(CANCEL_CHECK_SECONDS)
     if code < 0:
         raise RuntimeError(f"orbitfarm worker killed by signal {-code}")
     if code:
@@ -107,7 +124,9 @@ class Driver:
         started = False
         while self.waiting and len(self.running) < self.parallelism and not self.stopping:
             task = self.waiting.pop(0)
-            ref = self.remote.remote(task, self.spec.get("env") or {}, self.spec["cwd"])
+            cancel_file = os.path.join(self.spec["cancel_dir"], task["task"])
+            ref = self.remote.remote(task, self.spec.get("env") or {}, self.spec["cwd"],
+                                     cancel_file)
             self.running[ref] = task["task"]
             self.ids[ref.task_id().hex()] = task["task"]
             started = True
@@ -141,13 +160,8 @@ class Driver:
             return
         if not wanted:
             return
+        # Tasks already handed to Ray see the request themselves (run_worker).
         self.waiting = [t for t in self.waiting if t["task"] not in wanted]
-        for ref, task_id in list(self.running.items()):
-            # Once only: a second force-cancel of a task that has just ended can hit the Ray
-            # worker process that Ray has meanwhile given the next task to, and kill that.
-            if task_id in wanted and task_id not in self.cancelled:
-                self.cancelled.add(task_id)
-                ray.cancel(ref, force=True)
 
     def cancel_all(self, *_: Any) -> None:
         """SIGTERM from the Jobs API's stop: force-cancel everything, submit nothing more."""

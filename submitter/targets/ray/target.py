@@ -292,6 +292,16 @@ class RayTarget(Target):
                 state = unstarted_state(jobs[sub["id"]], sub["id"])
             if state.state == Phase.ENDED and state.exit_code is None:
                 state = self._driver_result(job, sub["number"], t, state, results)
+            if (state.state == Phase.ENDED and state.exit_code is None
+                    and t not in results.get(sub["number"], {})
+                    and not self._cancelled(job, sub, t)):
+                # Ray can report the worker gone (it exits after each GPU task) a moment before
+                # the driver records the exit code: while the driver runs, that record is due.
+                if sub["id"] not in jobs:
+                    jobs[sub["id"]] = self.api.job(sub["id"])
+                if str((jobs[sub["id"]] or {}).get("status") or "") == "RUNNING":
+                    state = SchedulerState(Phase.RUNNING, native_id=state.native_id,
+                                           reason="ending: the driver records its exit code")
             if state.state == Phase.ENDED and state.exit_code != 0 and self._cancelled(job, sub, t):
                 # A force-cancel kills the worker: Ray reports the kill, we know who asked.
                 state.reason = f"cancelled by orbitfarm ({state.reason})"
