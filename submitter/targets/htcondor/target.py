@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...files.atomic import atomic_write_text
 from ...files.layout import HTCONDOR_DIR
-from ...launch.runtime import LAYOUT_1, Runtime, code_layout
+from ...launch.runtime import LAYOUT_1, code_layout
 from ...model.frames import format_frame_list
 from ...model.states import EndReason, Phase
 from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cluster_plan import cluster_plan_file
-from ..pathmap import PathMap
+from ..nodes import ClusterNodes, refuse_unknown_keys
 from .submit import (
     INDEX_VARIABLE,
     SHARED,
@@ -99,7 +99,7 @@ def proc_state(ad: Any) -> SchedulerState:
     return SchedulerState(Phase.UNKNOWN, reason=f"JobStatus {status}", native_id=native)
 
 
-class HtcondorTarget(Target):
+class HtcondorTarget(ClusterNodes, Target):
     """Tasks as procs of HTCondor clusters."""
 
     kind = "htcondor"
@@ -132,11 +132,8 @@ class HtcondorTarget(Target):
 
     @staticmethod
     def _options(profile: dict[str, Any]) -> HtcondorOptions:
-        known = _TARGET_KEYS | {f.name for f in fields(HtcondorOptions)}
-        unknown = sorted(set(profile) - known)
-        if unknown:
-            raise TargetError(f"htcondor profile {profile.get('name', '')!r}: unknown key(s) "
-                              f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        refuse_unknown_keys("htcondor", profile,
+                            _TARGET_KEYS | {f.name for f in fields(HtcondorOptions)})
         try:
             options = HtcondorOptions.from_profile(profile)
         except (SubmitError, TypeError) as exc:
@@ -149,15 +146,6 @@ class HtcondorTarget(Target):
     @property
     def options(self) -> HtcondorOptions:
         return self._options(self.profile)
-
-    @property
-    def path_map(self) -> PathMap:
-        return PathMap.from_profile(self.profile.get("path_map"))
-
-    def runtime(self) -> Runtime:
-        if self.profile.get("python"):
-            return Runtime("python", str(self.profile["python"]))
-        return Runtime("blender", str(self.profile.get("blender") or "blender"))
 
     @property
     def schedd(self) -> Any:

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...files.atomic import atomic_write_text
 from ...files.layout import SGE_DIR
-from ...launch.runtime import LAYOUT_1, Runtime, code_layout
+from ...launch.runtime import LAYOUT_1, code_layout
 from ...model.frames import format_frame_list
 from ...model.states import EndReason, Phase
 from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cluster_plan import cluster_plan_file
-from ..pathmap import PathMap
+from ..nodes import ClusterNodes, refuse_unknown_keys
 from ..remote import make_shell
 from .commands import Key, SgeCommands, TaskRecord
 from .script import (
@@ -59,7 +59,7 @@ _TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "s
                 "ssh_options", "path_map", "max_aj_tasks", "escalate_mem", "escalate_time"}
 
 
-class SgeTarget(Target):
+class SgeTarget(ClusterNodes, Target):
     """Tasks as tasks of qsub array jobs on a Grid Engine cluster."""
 
     kind = "sge"
@@ -102,11 +102,8 @@ class SgeTarget(Target):
 
     @staticmethod
     def _options(profile: dict[str, Any]) -> SgeOptions:
-        known = _TARGET_KEYS | {f.name for f in fields(SgeOptions)}
-        unknown = sorted(set(profile) - known)
-        if unknown:
-            raise TargetError(f"sge profile {profile.get('name', '')!r}: unknown key(s) "
-                              f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        refuse_unknown_keys("sge", profile,
+                            _TARGET_KEYS | {f.name for f in fields(SgeOptions)})
         try:
             return SgeOptions.from_profile(profile)
         except (ScriptError, TypeError) as exc:
@@ -117,20 +114,10 @@ class SgeTarget(Target):
         return self._options(self.profile)
 
     @property
-    def path_map(self) -> PathMap:
-        return PathMap.from_profile(self.profile.get("path_map"))
-
-    @property
     def commands(self) -> SgeCommands:
         if self._commands is None:
             self._commands = SgeCommands(make_shell(self.profile))
         return self._commands
-
-    def runtime(self) -> Runtime:
-        """The runtime on the nodes: `python:` (bpy wheel) or `blender:` (default `blender`)."""
-        if self.profile.get("python"):
-            return Runtime("python", str(self.profile["python"]))
-        return Runtime("blender", str(self.profile.get("blender") or "blender"))
 
     def describe(self) -> str:
         opts = self.options

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from ...files.atomic import atomic_write_text
 from ...files.layout import SLURM_DIR
-from ...launch.runtime import LAYOUT_1, Runtime, code_layout
+from ...launch.runtime import LAYOUT_1, code_layout
 from ...model.states import Phase
 from ..arrays import ArrayChunk, expand_indices, split_arrays
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cluster_plan import cluster_plan_file
-from ..pathmap import PathMap
+from ..nodes import ClusterNodes, refuse_unknown_keys
 from ..remote import make_shell
 from .commands import ElementState, Key, SlurmCommands
 from .script import INDEX_VARIABLE, ScriptError, SlurmOptions, build_script, job_name
@@ -49,7 +49,7 @@ _TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "s
                 "ssh_options", "path_map", "rest", "escalate_mem", "escalate_time",
                 "max_array_size"}
 
-class SlurmTarget(Target):
+class SlurmTarget(ClusterNodes, Target):
     """Tasks as elements of sbatch job arrays on a SLURM cluster."""
 
     kind = "slurm"
@@ -103,11 +103,8 @@ class SlurmTarget(Target):
 
     @staticmethod
     def _options(profile: dict[str, Any]) -> SlurmOptions:
-        known = _TARGET_KEYS | {f.name for f in fields(SlurmOptions)}
-        unknown = sorted(set(profile) - known)
-        if unknown:
-            raise TargetError(f"slurm profile {profile.get('name', '')!r}: unknown key(s) "
-                              f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        refuse_unknown_keys("slurm", profile,
+                            _TARGET_KEYS | {f.name for f in fields(SlurmOptions)})
         try:
             return SlurmOptions.from_profile(profile)
         except (ScriptError, TypeError) as exc:
@@ -116,16 +113,6 @@ class SlurmTarget(Target):
     @property
     def options(self) -> SlurmOptions:
         return self._options(self.profile)
-
-    @property
-    def path_map(self) -> PathMap:
-        return PathMap.from_profile(self.profile.get("path_map"))
-
-    def runtime(self) -> Runtime:
-        """The runtime on the nodes: `python:` (bpy wheel) or `blender:` (default `blender`)."""
-        if self.profile.get("python"):
-            return Runtime("python", str(self.profile["python"]))
-        return Runtime("blender", str(self.profile.get("blender") or "blender"))
 
     @property
     def commands(self) -> SlurmCommands:
