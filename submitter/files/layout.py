@@ -49,6 +49,9 @@ SGE_DIR = "sge"  # the Grid Engine target's scripts and Grid Engine's own output
 HTCONDOR_DIR = "htcondor"  # the HTCondor target's task script, submit files, HTCondor's output
 RAY_DIR = "ray"  # the Ray target's submissions, task ids, results and cancel requests
 KUBERNETES_DIR = "kubernetes"  # the Kubernetes target's manifests (also what --dry-run writes)
+COMMAND_DIR = "command"  # the command target: task scripts, submitted ids, status/cancel output
+DEADLINE_DIR = "deadline-cloud"  # the Deadline Cloud target: the OpenJD job bundle, job ids
+ACCSYN_DIR = "accsyn"  # the accsyn target: the compute job payloads and ids
 CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as cluster nodes see them (path_map)
 DRY_RUN_DIR = "dry-run"  # what `submit --dry-run` would have submitted, for kinds without a folder
 

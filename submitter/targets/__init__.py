@@ -22,6 +22,8 @@ TARGET_KINDS: dict[str, str] = {
     "htcondor": ".htcondor.target:HtcondorTarget",
     "ray": ".ray.target:RayTarget",
     "kubernetes": ".kubernetes.target:KubernetesTarget",
+    "command": ".command.target:CommandTarget",
+    "deadline-cloud": ".deadline_cloud.target:DeadlineCloudTarget",
 }
 
 

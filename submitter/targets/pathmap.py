@@ -1,4 +1,8 @@
-"""Local <-> cluster path prefixes, for targets whose nodes mount the job directory elsewhere."""
+"""Local <-> cluster path prefixes, for targets whose nodes mount the job directory elsewhere.
+
+An entry names the nodes' path as `remote:`, or per operating system (`linux:`, `mac:`,
+`windows:`) for farms with mixed nodes (seed 004's accsyn shares); `remote:` is then the fallback.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from typing import Any
 
 from .base import TargetError
 
+NODE_OS_NAMES = ("linux", "mac", "windows")
+
 
 @dataclass(frozen=True)
 class PathMap:
@@ -17,17 +23,24 @@ class PathMap:
     pairs: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_profile(cls, entries: Any) -> PathMap:
-        """From the profile's `path_map: [{local: ..., remote: ...}, ...]`."""
+    def from_profile(cls, entries: Any, os_name: str | None = None) -> PathMap:
+        """From the profile's `path_map: [{local: ..., remote: ...}, ...]`; with os_name, an
+        entry's path for that OS (`linux:`/`mac:`/`windows:`) wins over `remote:`."""
         if not entries:
             return cls()
         if not isinstance(entries, list):
             raise TargetError("path_map must be a list of {local: PATH, remote: PATH} entries")
         pairs = []
         for entry in entries:
-            if not isinstance(entry, dict) or not entry.get("local") or not entry.get("remote"):
-                raise TargetError(f"path_map entry {entry!r} needs both 'local' and 'remote'")
-            pairs.append((_clean(str(entry["local"])), _clean(str(entry["remote"]))))
+            remote = (entry.get(os_name) if os_name and isinstance(entry, dict) else None) \
+                or (entry.get("remote") if isinstance(entry, dict) else None)
+            if not isinstance(entry, dict) or not entry.get("local") or not (
+                    remote or any(entry.get(n) for n in NODE_OS_NAMES)):
+                raise TargetError(f"path_map entry {entry!r} needs both 'local' and 'remote' "
+                                  f"(or one of {', '.join(NODE_OS_NAMES)})")
+            if not remote:
+                continue  # only other operating systems' paths: nothing to map for this one
+            pairs.append((_clean(str(entry["local"])), _clean_remote(str(remote))))
         return cls(tuple(pairs))
 
     def to_remote(self, path: str | os.PathLike[str]) -> str:
@@ -42,6 +55,11 @@ class PathMap:
         return bool(self.pairs)
 
 
+def _clean_remote(path: str) -> str:
+    # A Windows node's path (P:\proj, \\server\share) is kept as written.
+    return path.rstrip("\\/") if "\\" in path or path[1:2] == ":" else _clean(path)
+
+
 def _clean(path: str) -> str:
     return str(PurePosixPath(path)) if path != "/" else "/"
 
@@ -52,5 +70,8 @@ def _swap(path: str, pairs: list[tuple[str, str]]) -> str:
             return new
         prefix = old.rstrip("/") + "/"
         if path.startswith(prefix):
-            return new.rstrip("/") + "/" + path[len(prefix):]
+            rest = path[len(prefix):]
+            if "\\" in new:  # a Windows node's share: its separator
+                return new.rstrip("\\") + "\\" + rest.replace("/", "\\")
+            return new.rstrip("/") + "/" + rest
     return path

@@ -1,0 +1,1 @@
+"""The AWS Deadline Cloud target: Open Job Description job bundles, submitted with `deadline`."""
