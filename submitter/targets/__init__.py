@@ -24,6 +24,7 @@ TARGET_KINDS: dict[str, str] = {
     "kubernetes": ".kubernetes.target:KubernetesTarget",
     "command": ".command.target:CommandTarget",
     "deadline-cloud": ".deadline_cloud.target:DeadlineCloudTarget",
+    "accsyn": ".accsyn.target:AccsynTarget",
 }
 
 

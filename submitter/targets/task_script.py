@@ -23,9 +23,10 @@ _INDEX = re.compile(r"^(\d+|\$[A-Za-z_][A-Za-z0-9_]*|\{\{ *[A-Za-z][A-Za-z0-9_.]
 def task_script(*, job_dir: str, plan_file: str, code_dir: str, runtime: Runtime, index: str,
                 task_id_digits: int, env: dict[str, str] | None = None,
                 setup: list[str] | None = None, note: str = "",
-                legacy_worker: bool = False) -> str:
+                legacy_worker: bool = False, pick: list[str] | None = None) -> str:
     """Bash text that runs plan task `index` (paths as the node sees them) and exits with the
-    worker's code. `index`: a number, `$VAR`, or `{{Param}}` replaced by a template engine."""
+    worker's code. `index`: a number, `$VAR`, or `{{Param}}` replaced by a template engine;
+    `pick`: shell lines (the target's own, never a user's) that set that $VAR first."""
     if not _INDEX.match(index):
         raise ValueError(f"index must be a number, $VARIABLE or {{{{Param}}}}, got {index!r}")
     q = shlex.quote
@@ -38,6 +39,7 @@ def task_script(*, job_dir: str, plan_file: str, code_dir: str, runtime: Runtime
         "#!/bin/bash",
         f"# orbitfarm: one task of a job{': ' + note if note else ''}.",
         f"JOB_DIR={q(job_dir)}",
+        *(pick or []),
         f"INDEX={index}",
         'cd "$JOB_DIR" || exit 1',
         f"printf -v TASK 't%0{task_id_digits}d' \"$INDEX\"",

@@ -37,8 +37,9 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def network_interfaces() -> list[str]:
-    """Names of this namespace's network interfaces (from /sys/class/net)."""
-    return sorted(p.name for p in Path("/sys/class/net").iterdir())
+    """Names of this namespace's network interfaces (asked of the kernel: /sys/class/net shows
+    the namespace sysfs was mounted in, not ours)."""
+    return sorted(name for _, name in socket.if_nameindex())
 
 
 def loopback_only_problem() -> str:

@@ -70,7 +70,7 @@ class DeadlineStandIn:
             return Reply(200, {"queueId": QUEUE, "farmId": FARM, "displayName": "stand-in queue",
                                "status": "IDLE", "defaultBudgetAction": "NONE",
                                "createdAt": now, "createdBy": "standin"})
-        if method == "GET" and parts == ["queue-environments"]:
+        if method == "GET" and parts == ["environments"]:
             return Reply(200, {"environments": []})
         if method == "POST" and parts == ["jobs"]:
             return self._create(request.json())
@@ -118,7 +118,13 @@ class DeadlineStandIn:
                      {"x-amzn-ErrorType": "ValidationException"})
 
     def _create(self, body: dict[str, Any]) -> Reply:
-        from openjd.model import DocumentType, decode_job_template, document_string_to_object
+        from openjd.model import (
+            DocumentType,
+            StepParameterSpaceIterator,
+            create_job,
+            decode_job_template,
+            document_string_to_object,
+        )
 
         kind = DocumentType.YAML if body.get("templateType") == "YAML" else DocumentType.JSON
         template = decode_job_template(
@@ -126,11 +132,11 @@ class DeadlineStandIn:
         number = next(self._ids)
         job_id = f"job-{number:032x}"
         job = FakeJob(job_id, f"step-{number:032x}", body)
-        space = template.steps[0].parameterSpace
-        assert space is not None
-        values = space.taskParameterDefinitions["Index"].range  # type: ignore[index]
-        for index in values:
-            job.tasks[int(index)] = FakeTask(f"task-{number:032x}-{int(index)}", int(index))
+        # The tasks the service would make: OpenJD's own expansion of the step's parameter space.
+        created = create_job(job_template=template, job_parameter_values={})
+        for task in StepParameterSpaceIterator(space=created.steps[0].parameterSpace):
+            index = int(task["Index"].value)
+            job.tasks[index] = FakeTask(f"task-{number:032x}-{index}", index)
         self.jobs[job_id] = job
         return Reply(201, {"jobId": job_id})
 

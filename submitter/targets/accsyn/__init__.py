@@ -1,0 +1,1 @@
+"""The accsyn target: compute jobs through `accsyn-python-api`."""
