@@ -22,6 +22,7 @@ class Request:
     method: str
     path: str  # without the query
     query: dict[str, list[str]]
+    raw_query: str  # as sent (some SDKs put a whole quoted JSON document there)
     headers: dict[str, str]
     body: bytes
 
@@ -61,7 +62,7 @@ class StandIn:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 url = urlsplit(self.path)
-                request = Request(self.command, url.path, parse_qs(url.query),
+                request = Request(self.command, url.path, parse_qs(url.query), url.query,
                                   {k.lower(): v for k, v in self.headers.items()},
                                   self.rfile.read(length) if length else b"")
                 outer.requests.append(request)

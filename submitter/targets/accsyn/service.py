@@ -62,7 +62,7 @@ class AccsynService:
         return list(found or [])
 
     def abort_job(self, job_id: str) -> None:
-        self._call("abort", "update_one", "job", job_id, {"status": "aborted"})
+        self._call("abort", "update", "job", job_id, {"status": "aborted"})
 
     def exclude_tasks(self, job_id: str, task_ids: list[str]) -> None:
         self._call("exclude tasks", "update_many", "task", job_id,
