@@ -166,10 +166,11 @@ clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .blender-user test-artifacts
 
 # -- Cloud services (issue 15) ------------------------------------------------------------------
-# The cloud SDKs get a venv of their own (Python 3.11, no bpy): their pins clash with each other
-# and with the dev tools (ngcsdk 3.x pins old requests/urllib3/boto3, deadline pins boto3 and
-# pydantic ranges), and none of them may be needed to develop the rest. The worker still runs
-# on the dev venv's bpy: the tests hand `.venv/bin/python` to the targets as the nodes' runtime.
+# The cloud SDKs get a venv of their own (Python 3.11, no bpy): ngcsdk 3.x pins old libraries and
+# batchcompute only installs with `--no-build-isolation` and setuptools<81 (issue 15's facts), which
+# must not reach the dev venv; deadline, openjd and accsyn alone would fit there (pip --dry-run:
+# nothing of the dev venv changes), but keeping every SDK here keeps `test-main` free of them.
+# The worker still runs on the dev venv's bpy: tests hand `.venv/bin/python` to the targets.
 # Engineers add their SDK to CLOUD_PKGS (one package per line keeps merges trivial).
 VENV_CLOUD := .venv-cloud
 CLOUD_PKGS := \

@@ -29,6 +29,18 @@ targets:
   #   kind: kubernetes
   #   image: registry.example.org/blender:4.5
   #   volume: {claim: shared-renders, path: /shared}
+  # farm:
+  #   kind: command
+  #   submit: "farm submit --log {log} -- bash {script}"
+  #   status: "farm status {native_ids}"
+  #   cancel: "farm kill {native_ids}"
+  # aws:
+  #   kind: deadline-cloud
+  #   farm_id: farm-0123456789abcdef0123456789abcdef
+  #   queue_id: queue-0123456789abcdef0123456789abcdef
+  # studio:
+  #   kind: accsyn
+  #   app: orbitfarm
 """
 
 
