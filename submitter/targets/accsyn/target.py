@@ -252,14 +252,14 @@ class AccsynTarget(ClusterNodes, Target):
         result: dict[str, SchedulerState] = {}
         for task_id in task_ids:
             index = job.index_of(task_id)
-            accsyn_job = latest.get(index)
-            if accsyn_job is None:
+            owner = latest.get(index)
+            if owner is None:
                 result[task_id] = SchedulerState(Phase.UNKNOWN,
                                                  reason="never submitted to accsyn")
                 continue
-            task = tasks.get((accsyn_job, index))
-            native = f"{accsyn_job}/{task.get('id', '?')}" if task else accsyn_job
-            result[task_id] = task_state(task, native) if task else SchedulerState(
+            found = tasks.get((owner, index))
+            native = f"{owner}/{found.get('id', '?')}" if found else owner
+            result[task_id] = task_state(found, native) if found else SchedulerState(
                 Phase.PENDING, native_id=native,
                 reason="accsyn has not split the job into tasks yet")
         return result

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...model.states import EndReason, Phase
@@ -71,7 +72,7 @@ def check_template(key: str, template: object, allowed: tuple[str, ...]) -> str:
     return template
 
 
-def fill(template: str, values: dict[str, str | list[str]]) -> str:
+def fill(template: str, values: Mapping[str, str | list[str]]) -> str:
     """The template with every placeholder replaced by its shell-quoted value (a list becomes
     several quoted words)."""
     quoted = {k: " ".join(shlex.quote(str(v)) for v in value) if isinstance(value, list)
