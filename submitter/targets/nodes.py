@@ -35,3 +35,54 @@ def refuse_unknown_keys(kind: str, profile: dict[str, Any], known: Iterable[str]
     if unknown:
         raise TargetError(f"{kind} profile {profile.get('name', '')!r}: unknown key(s) "
                           f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
+SCRIPT_OS = ("linux", "mac")  # task_script.py writes bash
+
+
+class ScriptNodes(ClusterNodes):
+    """Mixed into a Target whose nodes run task_script.py's bash script (command, Deadline
+    Cloud, accsyn): `os:` names the nodes' OS, which picks `env` and `path_map` entries, and
+    the job's own record in target.json holds one list or mapping under `record_key`."""
+
+    kind: str
+    record_key: str = "jobs"
+    record_empty: type = list
+
+    @property
+    def node_os(self) -> str:
+        return str(self.profile.get("os") or "linux")
+
+    @property
+    def path_map(self) -> PathMap:
+        return PathMap.from_profile(self.profile.get("path_map"), self.node_os)
+
+    def node_environment(self) -> dict[str, str]:
+        from .node_env import environment
+
+        return environment(self.profile, self.node_os)
+
+    @staticmethod
+    def check_script_profile(kind: str, profile: dict[str, Any]) -> None:
+        """The checks every script-node profile shares: os, env, setup and path_map."""
+        from .node_env import environment
+
+        node_os = profile.get("os", "linux")
+        if node_os not in SCRIPT_OS:
+            raise TargetError(f"{kind} profile: os must be one of {', '.join(SCRIPT_OS)} (the "
+                              "task script is bash)")
+        environment(profile, str(node_os))
+        setup = profile.get("setup") or []
+        if not isinstance(setup, list) or not all(isinstance(s, str) for s in setup):
+            raise TargetError(f"{kind} profile: setup must be a list of shell lines")
+        PathMap.from_profile(profile.get("path_map"), str(node_os))
+
+    def _record(self, job: Any) -> dict[str, Any]:
+        """The job's target.json, checked to be this kind's, with the submissions entry."""
+        record = job.target_record()
+        if record.get("kind") not in (None, self.kind):
+            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
+                              f"not {self.kind}")
+        record.setdefault("kind", self.kind)
+        record.setdefault(self.record_key, self.record_empty())
+        return record

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from accsyn_standin import AccsynStandIn
 from orbitfarm.submitter import jobs
-from orbitfarm.submitter.files.imageio import read_png
 from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import Phase, TaskState
 from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import subjects  # noqa: E402  (tests/subjects.py)
+from render_checks import check_cube  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
@@ -111,9 +111,7 @@ def test_compute_job_status_retry_cancel(accsyn, node_python, tmp_path):
         accsyn.set_task(second.job_id, item, "done")
     result = jobs.status(job)
     assert result.ok, result
-    for frame in (1, 2, 3, 4):
-        centre = read_png(tmp_path / "out" / "red" / "rgb" / f"{frame:04d}.png").pixel(24, 18)
-        assert centre[0] > 200 and centre[1] + centre[2] < 20, (frame, centre)
+    check_cube(tmp_path / "out" / "red", RED, [1, 2, 3, 4])
     log = job.log_file("t00001").read_text()
     assert "task t00001 (plan index 1)" in log
 

@@ -18,20 +18,19 @@ import pytest
 import yaml
 from deadline_standin import FARM, QUEUE, DeadlineStandIn, created_templates
 from orbitfarm.submitter import jobs
-from orbitfarm.submitter.files.imageio import read_exr, read_png
 from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import Phase, TaskState
 from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import subjects  # noqa: E402  (tests/subjects.py)
+from render_checks import check_cube  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
 OPENJD = str(Path(sys.executable).with_name("openjd"))
 HOSTILE = "we ird $(touch PWNED) 'q' ü"
 RED = (0.8, 0.0, 0.0)
-SIZE = 2.0
 
 
 @pytest.fixture
@@ -66,18 +65,6 @@ def _openjd_run(bundle: Path, *extra: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
-def _check_red(out: Path, frames: list[int]) -> None:
-    poses = json.loads((out / "transforms.json").read_text())
-    for frame in frames:
-        centre = read_png(out / "rgb" / f"{frame:04d}.png").pixel(24, 18)
-        assert centre[0] > 200 and centre[1] + centre[2] < 20, (frame, centre)
-        depth = read_exr(out / "depth" / f"{frame:04d}.exr")
-        name = depth.channel_names[0]
-        if (360 * frame / len(poses["frames"])) % 90 == 0:
-            assert depth.value(name, 24, 18) == pytest.approx(poses["radius"] - SIZE / 2,
-                                                              abs=0.02)
-
-
 def test_bundle_passes_openjd_check_and_openjd_run_renders_it(node_python, tmp_path):
     """REAL: `--dry-run` writes the bundle; `openjd check` accepts it and `openjd run` (the
     OpenJD runtime, on this machine) runs its tasks, which render; orbitfarm's status reads
@@ -105,7 +92,7 @@ def test_bundle_passes_openjd_check_and_openjd_run_renders_it(node_python, tmp_p
     assert every.returncode == 0, every.stdout[-3000:] + every.stderr[-2000:]
     result = jobs.status(job)
     assert result.finished and result.ok and result.tasks == {"done": 2}, result
-    _check_red(root / "out" / "red", [1, 2, 3, 4])
+    check_cube(root / "out" / "red", RED, [1, 2, 3, 4])
     assert "studio: acme co" in job.log_file("t00000").read_text()
     assert not list(tmp_path.rglob("PWNED*")), "a path reached the shell unquoted"
 
@@ -154,7 +141,7 @@ def test_submit_status_retry_cancel_through_the_deadline_library(deadline, node_
         deadline.set_task(second["job"], index, "SUCCEEDED", "SUCCEEDED", 0)
     result = jobs.status(job)
     assert result.ok, result
-    _check_red(tmp_path / "out" / "red", [1, 2])
+    check_cube(tmp_path / "out" / "red", RED, [1, 2])
 
     other = _job(node_python, tmp_path / "second", frames=2, chunk=1)
     assert jobs.cancel(other) == ["t00000", "t00001"]

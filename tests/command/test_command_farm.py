@@ -9,7 +9,6 @@ thing each time. Paths are hostile so any unquoted placeholder would run a shell
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from orbitfarm.submitter import jobs
-from orbitfarm.submitter.files.imageio import read_exr, read_png
 from orbitfarm.submitter.files.jobdir import JobDir
 from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import Phase, TaskState
@@ -26,11 +24,11 @@ from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import subjects  # noqa: E402  (tests/subjects.py)
+from render_checks import check_cube  # noqa: E402
 
 FARM = Path(__file__).resolve().parent / "farm.sh"
 HOSTILE = "we ird $(touch PWNED) `touch PWNED2` 'q' ü"
 RED = (0.8, 0.0, 0.0)
-SIZE = 2.0
 
 
 @pytest.fixture(autouse=True)
@@ -77,18 +75,6 @@ def _until(check, timeout: float = 180, what: str = ""):
     return value
 
 
-def _check_red(out: Path, frames: list[int]) -> None:
-    poses = json.loads((out / "transforms.json").read_text())
-    for frame in frames:
-        centre = read_png(out / "rgb" / f"{frame:04d}.png").pixel(24, 18)
-        assert centre[0] > 200 and centre[1] + centre[2] < 20, (frame, centre)
-        depth = read_exr(out / "depth" / f"{frame:04d}.exr")
-        name = depth.channel_names[0]
-        if (360 * frame / len(poses["frames"])) % 90 == 0:
-            assert depth.value(name, 24, 18) == pytest.approx(poses["radius"] - SIZE / 2,
-                                                              abs=0.02)
-
-
 def test_pending_failed_preempted_retry(farm, bpy_python, tmp_path):
     """Held jobs read pending; a job the farm fails says the farm's reason; a preempted one says
     so; `retry` sends both again and the frames come out right."""
@@ -126,7 +112,7 @@ def test_pending_failed_preempted_retry(farm, bpy_python, tmp_path):
     assert {r["native"] for r in job.target_record()["tasks"].values()} == {"3", "4"}
     result = jobs.wait(job, interval=0.5, timeout=300)
     assert result.ok, jobs.logs(job)
-    _check_red(root / "out" / "red", [1, 2, 3, 4])
+    check_cube(root / "out" / "red", RED, [1, 2, 3, 4])
     log = job.log_file("t00000").read_text()
     assert "node env: acme co linux" in log
     assert not list(tmp_path.rglob("PWNED*")), "a placeholder reached the shell unquoted"

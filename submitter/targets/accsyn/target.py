@@ -31,9 +31,8 @@ from ...launch.runtime import LAYOUT_1, code_layout
 from ...model.states import EndReason, Phase
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cluster_plan import cluster_plan_file
-from ..node_env import environment, environments
-from ..nodes import ClusterNodes, refuse_unknown_keys
-from ..pathmap import PathMap
+from ..node_env import environments
+from ..nodes import ScriptNodes, refuse_unknown_keys
 from ..task_script import task_script
 from . import payload as payloads
 from .ranges import RangeError, from_accsyn
@@ -78,7 +77,7 @@ def task_state(task: dict[str, Any], native: str) -> SchedulerState:
     return SchedulerState(phase, exit_code, reason, native, end)
 
 
-class AccsynTarget(ClusterNodes, Target):
+class AccsynTarget(ScriptNodes, Target):
     """Tasks as the buckets of accsyn compute jobs."""
 
     kind = "accsyn"
@@ -97,21 +96,10 @@ class AccsynTarget(ClusterNodes, Target):
     @classmethod
     def check_profile(cls, profile: dict[str, Any]) -> None:
         refuse_unknown_keys("accsyn", profile, _KEYS)
-        if profile.get("os", "linux") not in ("linux", "mac"):
-            raise TargetError("accsyn profile: os must be linux or mac (the node script is bash)")
         for key in ("settings", "parameters"):
             if not isinstance(profile.get(key) or {}, dict):
                 raise TargetError(f"accsyn profile: {key} must be a mapping")
-        environments(profile)
-        PathMap.from_profile(profile.get("path_map"), str(profile.get("os", "linux")))
-
-    @property
-    def node_os(self) -> str:
-        return str(self.profile.get("os") or "linux")
-
-    @property
-    def path_map(self) -> PathMap:
-        return PathMap.from_profile(self.profile.get("path_map"), self.node_os)
+        cls.check_script_profile("accsyn", profile)
 
     @property
     def service(self) -> AccsynService:
@@ -129,15 +117,6 @@ class AccsynTarget(ClusterNodes, Target):
         self.check_profile(self.profile)
 
     # -- payloads ------------------------------------------------------------------------------
-
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              "not accsyn")
-        record.setdefault("kind", self.kind)
-        record.setdefault("jobs", [])
-        return record
 
     def payloads(self, job: JobDir, attempts: dict[str, int]) -> list[tuple[Path, dict[str, Any],
                                                                            list[int], int]]:
@@ -166,7 +145,7 @@ class AccsynTarget(ClusterNodes, Target):
                 job_dir=remote_dir, plan_file=plan_file,
                 code_dir=mapping.to_remote(job.code_dir), runtime=self.runtime(),
                 index="$PLAN_INDEX", task_id_digits=plan.task_id_digits,
-                env=environment(self.profile, self.node_os),
+                env=self.node_environment(),
                 setup=list(self.profile.get("setup") or []),
                 note=f"group {group} of job {job.id}, attempt {attempt}, one accsyn bucket",
                 legacy_worker=code_layout(job.code_dir) == LAYOUT_1,

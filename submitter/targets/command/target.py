@@ -28,9 +28,7 @@ from ...launch.runtime import LAYOUT_1, code_layout
 from ...model.states import Phase
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cluster_plan import cluster_plan_file
-from ..node_env import environment
-from ..nodes import ClusterNodes, refuse_unknown_keys
-from ..pathmap import PathMap
+from ..nodes import ScriptNodes, refuse_unknown_keys
 from ..remote import make_shell
 from ..task_script import task_script
 from .templates import (
@@ -49,15 +47,15 @@ if TYPE_CHECKING:
 
 _KEYS = {"kind", "name", "notify", "description", "submit", "status", "cancel", "submit_id",
          "states", "os", "env", "path_map", "setup", "blender", "python", "ssh", "ssh_options"}
-_SCRIPT_OS = ("linux", "mac")  # the task script is bash
 _DEFAULT_ID = r"(\S+)\s*$"
 
 
-class CommandTarget(ClusterNodes, Target):
+class CommandTarget(ScriptNodes, Target):
     """Tasks handed one by one to a farm's own command-line client."""
 
     kind = "command"
     index_variable = "ORBITFARM_PLAN_INDEX"
+    record_key, record_empty = "tasks", dict
     _shell: Shell | None = None
 
     @classmethod
@@ -84,27 +82,13 @@ class CommandTarget(ClusterNodes, Target):
         check_template("status", profile["status"], STATUS_FIELDS)
         if profile.get("cancel"):
             check_template("cancel", profile["cancel"], CANCEL_FIELDS)
-        if profile.get("os", "linux") not in _SCRIPT_OS:
-            raise TargetError(f"command profile: os must be one of {', '.join(_SCRIPT_OS)} "
-                              "(the task script is bash)")
         try:
             if re.compile(str(profile.get("submit_id") or _DEFAULT_ID)).groups != 1:
                 raise TargetError("command profile: submit_id needs exactly one (group)")
         except re.error as exc:
             raise TargetError(f"command profile: submit_id is not a regex: {exc}") from None
         StatusReader.from_profile(profile.get("states"))
-        environment(profile, str(profile.get("os", "linux")))
-        setup = profile.get("setup") or []
-        if not isinstance(setup, list) or not all(isinstance(s, str) for s in setup):
-            raise TargetError("command profile: setup must be a list of shell lines")
-
-    @property
-    def node_os(self) -> str:
-        return str(self.profile.get("os") or "linux")
-
-    @property
-    def path_map(self) -> PathMap:
-        return PathMap.from_profile(self.profile.get("path_map"), self.node_os)
+        cls.check_script_profile("command", profile)
 
     @property
     def shell(self) -> Shell:
@@ -121,15 +105,6 @@ class CommandTarget(ClusterNodes, Target):
 
     # -- submission --------------------------------------------------------------------------
 
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              "not a command target")
-        record.setdefault("kind", self.kind)
-        record.setdefault("tasks", {})
-        return record
-
     def _prepare(self, job: JobDir, attempts: dict[str, int]) -> list[tuple[str, int, str]]:
         """Write each task's script; (task id, attempt, filled submit line) per task."""
         self.check_profile(self.profile)
@@ -140,7 +115,7 @@ class CommandTarget(ClusterNodes, Target):
         (job.path / COMMAND_DIR).mkdir(exist_ok=True)
         job.logs_dir.mkdir(exist_ok=True)
         legacy = code_layout(job.code_dir) == LAYOUT_1
-        env = environment(self.profile, self.node_os)
+        env = self.node_environment()
         lines = []
         for task_id, attempt in sorted(attempts.items()):
             index = job.index_of(task_id)

@@ -31,9 +31,7 @@ from ...model.states import EndReason, Phase
 from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cluster_plan import cluster_plan_file
-from ..node_env import environment
-from ..nodes import ClusterNodes, refuse_unknown_keys
-from ..pathmap import PathMap
+from ..nodes import ScriptNodes, refuse_unknown_keys
 from . import bundle
 from .service import DeadlineService, TaskView
 
@@ -80,7 +78,7 @@ def task_state(view: TaskView, native: str) -> SchedulerState:
                           native_id=native)
 
 
-class DeadlineCloudTarget(ClusterNodes, Target):
+class DeadlineCloudTarget(ScriptNodes, Target):
     """Tasks as the OpenJD tasks of Deadline Cloud jobs."""
 
     kind = "deadline-cloud"
@@ -106,21 +104,10 @@ class DeadlineCloudTarget(ClusterNodes, Target):
             if not isinstance(value, str) or not value.startswith(prefix):
                 raise TargetError(f"deadline-cloud profile {profile.get('name', '')!r} needs "
                                   f"{key}: {prefix}... (--{'deadline-' + key[:-3]})")
-        if profile.get("os", "linux") not in ("linux", "mac"):
-            raise TargetError("deadline-cloud profile: os must be linux or mac (the task "
-                              "script is bash)")
         priority = profile.get("priority", 50)
         if not isinstance(priority, int) or not 0 <= priority <= 100:
             raise TargetError("deadline-cloud profile: priority must be a whole number 0-100")
-        environment(profile, str(profile.get("os", "linux")))
-
-    @property
-    def node_os(self) -> str:
-        return str(self.profile.get("os") or "linux")
-
-    @property
-    def path_map(self) -> PathMap:
-        return PathMap.from_profile(self.profile.get("path_map"), self.node_os)
+        cls.check_script_profile("deadline-cloud", profile)
 
     @property
     def service(self) -> DeadlineService:
@@ -139,15 +126,6 @@ class DeadlineCloudTarget(ClusterNodes, Target):
 
     # -- the bundle ----------------------------------------------------------------------------
 
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              "not Deadline Cloud")
-        record.setdefault("kind", self.kind)
-        record.setdefault("jobs", [])
-        return record
-
     def write_bundle(self, job: JobDir, folder: Path, indices: list[int], attempt: int) -> None:
         """Write and validate the job bundle that runs these plan indices into `folder`."""
         import yaml
@@ -160,7 +138,7 @@ class DeadlineCloudTarget(ClusterNodes, Target):
             name=f"orbitfarm {job.id} attempt {attempt}", job_dir=remote_dir,
             plan_file=cluster_plan_file(job, mapping), code_dir=mapping.to_remote(job.code_dir),
             runtime=self.runtime(), indices=indices, task_id_digits=job.plan.task_id_digits,
-            env=environment(self.profile, self.node_os),
+            env=self.node_environment(),
             setup=list(self.profile.get("setup") or []),
             host_requirements=self.profile.get("host_requirements"),
             legacy_worker=code_layout(job.code_dir) == LAYOUT_1)
