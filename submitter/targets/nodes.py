@@ -1,15 +1,19 @@
 """What every cluster target reads from its profile the same way: how nodes start the worker
 (`python:` or `blender:`), where they see this machine's paths (`path_map`), and which keys a
-profile may hold (a misspelt key is refused, not ignored)."""
+profile may hold (a misspelt key is refused, not ignored). ScriptNodes adds, for targets whose
+nodes run task_script.py's bash script, the nodes' OS and its env and path map entries."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..launch.runtime import Runtime
 from .base import TargetError
 from .pathmap import PathMap
+
+if TYPE_CHECKING:
+    from ..files.jobdir import JobDir
 
 
 class ClusterNodes:
@@ -77,7 +81,7 @@ class ScriptNodes(ClusterNodes):
             raise TargetError(f"{kind} profile: setup must be a list of shell lines")
         PathMap.from_profile(profile.get("path_map"), str(node_os))
 
-    def _record(self, job: Any) -> dict[str, Any]:
+    def _record(self, job: JobDir) -> dict[str, Any]:
         """The job's target.json, checked to be this kind's, with the submissions entry."""
         record = job.target_record()
         if record.get("kind") not in (None, self.kind):

@@ -9,7 +9,9 @@ thing each time. Paths are hostile so any unquoted placeholder would run a shell
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -135,3 +137,28 @@ def test_cancel_stops_the_farms_jobs(farm, bpy_python, tmp_path):
     seen = make_target(job.spec.target).poll(job, job.task_ids())
     assert all(s.state == Phase.ENDED and s.end == "cancelled" for s in seen.values()), seen
     assert not (tmp_path / "out" / "red" / "rgb").exists()
+
+
+def test_cli_options_and_dry_run(farm, bpy_python, tmp_path, capsys):
+    """`orbitfarm submit --target command --command-submit ... --dry-run` writes the exact
+    submit lines (placeholders quoted) and the task scripts, and runs none of them."""
+    from orbitfarm.submitter import cli
+
+    subjects.make_subject(bpy_python, tmp_path / HOSTILE / "cube.blend", "cube")
+    code = cli.main(["submit", str(tmp_path / HOSTILE), "--out", str(tmp_path / "out"),
+                     "--frames", "2", "--chunk", "1", "--target", "command",
+                     "--command-submit", f"{FARM} submit {{script}} {{log}}",
+                     "--command-status", f"{FARM} status {{native_ids}}",
+                     "--command-setup", "echo one", "--command-setup", "echo two", "--dry-run"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    job = JobDir(next(line.split(" ", 1)[1] for line in out.splitlines()
+                      if line.startswith("directory ")))
+    lines = json.loads((job.path / "dry-run" / "command.json").read_text())["submit"]
+    assert [x["task"] for x in lines] == ["t00000", "t00001"]
+    argv = shlex.split(lines[1]["command"])
+    assert argv == [str(FARM), "submit", str(job.path / "command" / "t00001.a1.sh"),
+                    str(job.path / "command" / "t00001.out")]
+    script = (job.path / "command" / "t00001.a1.sh").read_text()
+    assert "INDEX=1" in script and "echo one\necho two" in script
+    assert job.target_record() == {} and not list(farm.iterdir())  # nothing was submitted
