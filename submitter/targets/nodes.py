@@ -6,7 +6,7 @@ nodes run task_script.py's bash script, the nodes' OS and its env and path map e
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..launch.runtime import Runtime
 from .base import TargetError
@@ -49,9 +49,10 @@ class ScriptNodes(ClusterNodes):
     Cloud, accsyn): `os:` names the nodes' OS, which picks `env` and `path_map` entries, and
     the job's own record in target.json holds one list or mapping under `record_key`."""
 
-    kind: str
-    record_key: str = "jobs"
-    record_empty: type = list
+    kind: ClassVar[str]
+    index_variable: ClassVar[str] = "ORBITFARM_PLAN_INDEX"  # task_script.INDEX_VARIABLE
+    record_key: ClassVar[str] = "jobs"
+    record_empty: ClassVar[type] = list
 
     @property
     def node_os(self) -> str:
@@ -60,6 +61,13 @@ class ScriptNodes(ClusterNodes):
     @property
     def path_map(self) -> PathMap:
         return PathMap.from_profile(self.profile.get("path_map"), self.node_os)
+
+    @classmethod
+    def check_profile(cls, profile: dict[str, Any]) -> None:
+        raise NotImplementedError  # each kind checks its own keys, then check_script_profile()
+
+    def check(self) -> None:
+        self.check_profile(self.profile)
 
     def node_environment(self) -> dict[str, str]:
         from .node_env import environment

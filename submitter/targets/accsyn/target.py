@@ -81,7 +81,6 @@ class AccsynTarget(ScriptNodes, Target):
     """Tasks as the buckets of accsyn compute jobs."""
 
     kind = "accsyn"
-    index_variable = "ORBITFARM_PLAN_INDEX"
     _service: AccsynService | None = None
 
     @classmethod
@@ -112,9 +111,6 @@ class AccsynTarget(ScriptNodes, Target):
 
     def describe(self) -> str:
         return f"accsyn: app {self.profile.get('app', 'orbitfarm')} ({self.runtime().describe()})"
-
-    def check(self) -> None:
-        self.check_profile(self.profile)
 
     # -- payloads ------------------------------------------------------------------------------
 

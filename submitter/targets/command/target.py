@@ -54,7 +54,6 @@ class CommandTarget(ScriptNodes, Target):
     """Tasks handed one by one to a farm's own command-line client."""
 
     kind = "command"
-    index_variable = "ORBITFARM_PLAN_INDEX"
     record_key, record_empty = "tasks", dict
     _shell: Shell | None = None
 
@@ -99,9 +98,6 @@ class CommandTarget(ScriptNodes, Target):
     def describe(self) -> str:
         program = str(self.profile.get("submit", "?")).split()[0]
         return f"command: {program} ... ({self.runtime().describe()})"
-
-    def check(self) -> None:
-        self.check_profile(self.profile)
 
     # -- submission --------------------------------------------------------------------------
 

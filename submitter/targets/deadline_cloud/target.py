@@ -82,7 +82,6 @@ class DeadlineCloudTarget(ScriptNodes, Target):
     """Tasks as the OpenJD tasks of Deadline Cloud jobs."""
 
     kind = "deadline-cloud"
-    index_variable = "ORBITFARM_PLAN_INDEX"
     _service: DeadlineService | None = None
 
     @classmethod
@@ -120,9 +119,6 @@ class DeadlineCloudTarget(ScriptNodes, Target):
     def describe(self) -> str:
         return (f"deadline-cloud: {self.profile.get('farm_id')}/{self.profile.get('queue_id')} "
                 f"({self.runtime().describe()})")
-
-    def check(self) -> None:
-        self.check_profile(self.profile)
 
     # -- the bundle ----------------------------------------------------------------------------
 
