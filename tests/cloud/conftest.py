@@ -61,6 +61,7 @@ def loopback_only_problem() -> str:
     return ""
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected what will not run
 def pytest_collection_modifyitems(session, config, items):
     if not any(item.get_closest_marker("cloud") for item in items):
         return
