@@ -70,3 +70,28 @@ def test_dry_run_writes_the_payloads(target, expect, tmp_path, node_python, caps
         payload = json.loads((job.path / expect).read_text())
         assert payload["range"] == "1-4" and payload["settings"]["task_bucketsize"] == "2"
         assert payload["filters"] == "ram:>32g"
+
+
+def test_accsyn_one_compute_job_per_group(tmp_path, node_python):
+    """Two subjects (one per task group): two compute jobs, each depending on its own .blend
+    only, with the frames as accsyn items and the chunk as the bucket size."""
+    from orbitfarm.submitter import jobs
+    from orbitfarm.submitter.model.settings import RenderSettings
+
+    for name in ("a", "b"):
+        subjects.make_subject(node_python, tmp_path / "scenes" / f"{name}.blend", "cube")
+    request = jobs.SubmitRequest(
+        files=[str(tmp_path / "scenes")], out=str(tmp_path / "out"),
+        settings=RenderSettings(frames=12, frame_range="1-12x3", width=48, height=36,
+                                samples=2, device="cpu"),
+        target="accsyn", chunk=3, target_options={"kind": "accsyn", "app": "orbitfarm"})
+    job, written = jobs.dry_run(request)
+    payloads = [json.loads(p.read_text()) for p in written if p.suffix == ".json"]
+    assert [p["range"] for p in payloads] == ["1-10x3", "1-10x3"]
+    assert all(p["settings"]["task_bucketsize"] == "3" for p in payloads)
+    blends = [job.plan.subject(i).blend for i in range(2)]
+    for payload, own, other in ((payloads[0], blends[0], blends[1]),
+                                (payloads[1], blends[1], blends[0])):
+        assert own in payload["dependencies"] and other not in payload["dependencies"]
+    scripts = [p for p in written if p.suffix == ".sh"]
+    assert "PLAN_INDEX_BY_FIRST_FRAME=([1]=2 [10]=3)" in scripts[1].read_text()
