@@ -22,6 +22,10 @@ TARGET_KINDS: dict[str, str] = {
     "htcondor": ".htcondor.target:HtcondorTarget",
     "ray": ".ray.target:RayTarget",
     "kubernetes": ".kubernetes.target:KubernetesTarget",
+    # Cloud services, each through its own official SDK (imported on first use).
+    "pai-dlc": ".pai_dlc.target:PaiDlcTarget",
+    "ngc": ".ngc.target:NgcTarget",
+    "batchcompute": ".batchcompute.target:BatchComputeTarget",
 }
 
 
