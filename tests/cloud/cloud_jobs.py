@@ -80,3 +80,15 @@ def finish_as_worker(job: JobDir, task_id: str) -> None:
 
 def secrets_in(folder: Path, secret: str) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def within(saved: object, sent: object) -> bool:
+    """Whether everything in `saved` (what orbitfarm wrote to the job dir) arrived unchanged in
+    `sent` (what the SDK sent): the SDK may only add fields of its own (defaults, empty lists)."""
+    if isinstance(saved, dict):
+        return isinstance(sent, dict) and all(k in sent and within(v, sent[k])
+                                              for k, v in saved.items())
+    if isinstance(saved, list):
+        return isinstance(sent, list) and len(saved) == len(sent) and all(
+            within(a, b) for a, b in zip(saved, sent, strict=True))
+    return saved == sent
