@@ -13,12 +13,37 @@ Pure: nothing here talks to a service.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..files.layout import LOG_DIR
 from ..launch.runtime import Runtime, plan_worker_argv
 from ..model.frames import format_frame_list
+from .cluster_plan import cluster_plan_file
+from .pathmap import PathMap
+
+if TYPE_CHECKING:
+    from ..files.jobdir import JobDir
 
 PLAN_INDEX_VARIABLE = "ORBITFARM_PLAN_INDEX"
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A job as the containers see it: its directory, plan and code copy (path_map applied),
+    the runtime that starts the worker, and the width of task ids."""
+
+    job_dir: str
+    plan_file: str
+    code_dir: str
+    runtime: Runtime
+    id_width: int
+
+    @classmethod
+    def of(cls, job: JobDir, mapping: PathMap, runtime: Runtime) -> NodeView:
+        """Writes the mapped plan copy when paths are mapped (cluster_plan_file)."""
+        return cls(mapping.to_remote(job.path), cluster_plan_file(job, mapping),
+                   mapping.to_remote(job.code_dir), runtime, job.plan.task_id_digits)
 
 
 def index_lines(indices: list[int], copy_variable: str | None) -> list[str]:
@@ -40,18 +65,18 @@ def index_lines(indices: list[int], copy_variable: str | None) -> list[str]:
     return [*guard, f'set -- {listed}; shift "${copy_variable}"; INDEX=$1']
 
 
-def container_line(*, job_dir: str, plan_file: str, code_dir: str, runtime: Runtime,
-                   id_width: int, setup: list[str], indices: list[int],
+def container_line(view: NodeView, setup: list[str], indices: list[int],
                    copy_variable: str | None = None) -> str:
     """The `sh -c` text that runs one task of `indices` (see the module's docstring)."""
     q = shlex.quote
-    worker = shlex.join(plan_worker_argv(runtime, code_dir, plan_file, PLAN_INDEX_VARIABLE, 0))
+    worker = shlex.join(plan_worker_argv(view.runtime, view.code_dir, view.plan_file,
+                                         PLAN_INDEX_VARIABLE, 0))
     lines = [
         "set -u",
         f"# orbitfarm plan indices {format_frame_list(sorted(indices))}",
         *index_lines(indices, copy_variable),
-        f"TASK=$(printf 't%0{id_width}d' \"$INDEX\")",
-        f"JOB_DIR={q(job_dir)}",
+        f"TASK=$(printf 't%0{view.id_width}d' \"$INDEX\")",
+        f"JOB_DIR={q(view.job_dir)}",
         'echo "orbitfarm: task $TASK (plan index $INDEX) on ${HOSTNAME:-?}"',
         'cd "$JOB_DIR" || { echo "orbitfarm: job directory $JOB_DIR is not mounted"; exit 2; }',
         f'exec >>"$JOB_DIR/{LOG_DIR}/$TASK.log" 2>&1',

@@ -201,3 +201,40 @@ def test_profile_refuses_keys_and_missing_resources():
                            "access_key_secret": "s"})
     with pytest.raises(TargetError, match="ecs_spec .* or quota"):
         cls.check_profile({"kind": "pai-dlc", "image": "x"})
+
+
+def test_the_command_dlc_would_run_renders_the_task_of_each_rank(tmp_path, capsys):
+    """The workers-mode UserCommand, run here by sh as each pod would run it (RANK as DLC sets
+    it, the job directory at the same path), renders both tasks with the real bpy."""
+    import os
+    import subprocess
+
+    scenes = make_scenes(tmp_path)
+    config = tmp_path / "here.yaml"
+    config.write_text(f"""
+targets:
+  here:
+    kind: pai-dlc
+    endpoint: "127.0.0.1:%(port)d"
+    protocol: http
+    mode: workers
+    ecs_spec: ecs.gn6i-c4g1.xlarge
+    image: registry.example.org/orbitfarm/blender:4.5
+    python: {sys.executable}
+""")
+    with DlcStandIn(FAKE_KEY_ID, {}) as dlc:
+        config.write_text(config.read_text() % {"port": dlc.port})
+        job, _ = submit(scenes, tmp_path / "out", "here", config, capsys,
+                        "--resolution", "32x24", "--samples", "1")
+        (body,) = dlc.created
+    for rank in (0, 1):
+        done = subprocess.run(["sh", "-c", body["UserCommand"]], env={**os.environ,
+                              "RANK": str(rank)}, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    stray = subprocess.run(["sh", "-c", body["UserCommand"]], env={**os.environ, "RANK": "2"},
+                           capture_output=True, text=True, timeout=60)
+    assert stray.returncode == 2 and "copy 2 of 2: no task for it" in stray.stdout
+    assert {t: s[0] for t, s in task_states(job).items()} == dict.fromkeys(job.task_ids(), "done")
+    rgb = sorted(p.name for p in (tmp_path / "out" / "cube" / "rgb").iterdir())
+    assert rgb == ["0001.png", "0002.png", "0003.png", "0004.png"]
+    assert "plan index 1" in job.log_file(job.task_ids()[1]).read_text()

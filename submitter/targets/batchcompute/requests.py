@@ -16,9 +16,8 @@ import shlex
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ...launch.runtime import Runtime
 from ..base import TargetError
-from ..container_line import container_line
+from ..container_line import NodeView, container_line
 
 TASK_NAME = "render"
 INSTANCE_VARIABLE = "BATCH_COMPUTE_DAG_INSTANCE_ID"
@@ -103,13 +102,10 @@ def job_name(job_id: str, number: int) -> str:
     return f"orbitfarm-{job_id}-s{number}"
 
 
-def job_description(opts: BcsOptions, *, name: str, indices: list[int], job_dir: str,
-                    plan_file: str, code_dir: str, runtime: Runtime,
-                    id_width: int) -> dict[str, Any]:
+def job_description(opts: BcsOptions, view: NodeView, *, name: str,
+                    indices: list[int]) -> dict[str, Any]:
     """The CreateJob body: a DAG of one task whose instance i runs indices[i]."""
-    line = container_line(job_dir=job_dir, plan_file=plan_file, code_dir=code_dir,
-                          runtime=runtime, id_width=id_width, setup=list(opts.setup),
-                          indices=indices, copy_variable=INSTANCE_VARIABLE)
+    line = container_line(view, list(opts.setup), indices, INSTANCE_VARIABLE)
     logs = opts.logs.rstrip("/") + "/"
     envs = dict(opts.envs)
     if opts.registry_oss_path:

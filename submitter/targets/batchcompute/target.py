@@ -22,7 +22,7 @@ from ...model.frames import format_frame_list
 from ...model.states import EndReason, Phase
 from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
-from ..cluster_plan import cluster_plan_file
+from ..container_line import NodeView
 from ..nodes import ClusterNodes
 from .requests import INSTANCE_VARIABLE, TASK_NAME, BcsOptions, job_description, job_name
 from .states import instance_state
@@ -111,12 +111,9 @@ class BatchComputeTarget(ClusterNodes, Target):
     # -- payloads --------------------------------------------------------------------------------
 
     def description(self, job: JobDir, indices: list[int], number: int) -> dict[str, Any]:
-        mapping = self.path_map
-        return job_description(self.options, name=job_name(job.id, number),
-                               indices=sorted(indices), job_dir=mapping.to_remote(job.path),
-                               plan_file=cluster_plan_file(job, mapping),
-                               code_dir=mapping.to_remote(job.code_dir),
-                               runtime=self.runtime(), id_width=job.plan.task_id_digits)
+        view = NodeView.of(job, self.path_map, self.runtime())
+        return job_description(self.options, view, name=job_name(job.id, number),
+                               indices=sorted(indices))
 
     def write_description(self, job: JobDir, number: int, body: dict[str, Any]) -> Path:
         folder = job.path / FOLDER

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ...launch.runtime import Runtime
 from ..base import TargetError
-from ..container_line import container_line
+from ..container_line import NodeView, container_line
 
 PRIORITIES = ("LOW", "NORMAL", "HIGH")
 _TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "path_map"}
@@ -92,13 +91,10 @@ def job_label(job_id: str) -> str:
     return "orbitfarm_" + "".join(c if c.isalnum() else "_" for c in job_id).lower()
 
 
-def run_request(opts: NgcOptions, *, job_id: str, task_id: str, index: int, attempt: int,
-                job_dir: str, plan_file: str, code_dir: str, runtime: Runtime,
-                id_width: int) -> dict[str, Any]:
+def run_request(opts: NgcOptions, view: NodeView, *, job_id: str, task_id: str, index: int,
+                attempt: int) -> dict[str, Any]:
     """Keyword arguments of jobs.run() (= `ngc batch run` flags) for one task's attempt."""
-    line = container_line(job_dir=job_dir, plan_file=plan_file, code_dir=code_dir,
-                          runtime=runtime, id_width=id_width, setup=list(opts.setup),
-                          indices=[index])
+    line = container_line(view, list(opts.setup), [index])
     request: dict[str, Any] = {
         "name": f"orbitfarm-{job_id}-{task_id}-a{attempt}",
         "org": opts.org, "team": opts.team, "ace": opts.ace,

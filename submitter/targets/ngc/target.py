@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ...files.atomic import atomic_write_text
 from ...model.states import Phase
 from ..base import SchedulerState, Target, TargetError, TargetOption
-from ..cluster_plan import cluster_plan_file
+from ..container_line import NodeView
 from ..nodes import ClusterNodes
 from .requests import NgcOptions, job_label, run_request
 from .states import ngc_state
@@ -116,13 +116,9 @@ class NgcTarget(ClusterNodes, Target):
 
     def requests(self, job: JobDir, attempts: dict[str, int]) -> list[dict[str, Any]]:
         opts = self.options
-        mapping = self.path_map
-        common = {"job_dir": mapping.to_remote(job.path),
-                  "plan_file": cluster_plan_file(job, mapping),
-                  "code_dir": mapping.to_remote(job.code_dir), "runtime": self.runtime(),
-                  "id_width": job.plan.task_id_digits}
-        return [run_request(opts, job_id=job.id, task_id=t, index=job.index_of(t),
-                            attempt=max(1, a), **common) for t, a in sorted(attempts.items())]
+        view = NodeView.of(job, self.path_map, self.runtime())
+        return [run_request(opts, view, job_id=job.id, task_id=t, index=job.index_of(t),
+                            attempt=max(1, a)) for t, a in sorted(attempts.items())]
 
     def write_requests(self, job: JobDir, number: int, requests: list[dict[str, Any]]) -> Path:
         folder = job.path / FOLDER
@@ -187,7 +183,7 @@ class NgcTarget(ClusterNodes, Target):
         the first submission (one paginated call)."""
         record = self._record(job)
         since = float(record.get("first_submitted") or time.time()) - 3600
-        utc = dt.timezone.utc
+        utc = dt.UTC
         jobs = self._guard("job list", self.jobs_api.list, list_all=True,
                            begin_time=dt.datetime.fromtimestamp(since, utc).replace(tzinfo=None),
                            end_time=dt.datetime.now(utc).replace(tzinfo=None)

@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ...launch.runtime import Runtime
 from ..base import TargetError
-from ..container_line import container_line
+from ..container_line import NodeView, container_line
 
 MODES = ("per-task", "workers")
 RANK_VARIABLE = "RANK"  # DLC's PyTorchJob: 0 on the master, 1.. on worker-0, worker-1, ...
@@ -129,16 +128,14 @@ def job_spec(opts: DlcOptions, role: str, pods: int) -> dict[str, Any]:
     return spec
 
 
-def create_job_payload(opts: DlcOptions, *, name: str, indices: list[int], job_dir: str,
-                       plan_file: str, code_dir: str, runtime: Runtime,
-                       id_width: int) -> dict[str, Any]:
+def create_job_payload(opts: DlcOptions, view: NodeView, *, name: str,
+                       indices: list[int]) -> dict[str, Any]:
     """The CreateJob body for a DLC job running these plan indices (one, or one per pod)."""
     workers = len(indices) > 1
     if workers and opts.mode != "workers":
         raise ValueError("per-task mode runs one plan index per DLC job")
-    command = container_line(job_dir=job_dir, plan_file=plan_file, code_dir=code_dir,
-                             runtime=runtime, id_width=id_width, setup=list(opts.setup),
-                             indices=indices, copy_variable=RANK_VARIABLE if workers else None)
+    command = container_line(view, list(opts.setup), indices,
+                             RANK_VARIABLE if workers else None)
     specs = ([job_spec(opts, "Master", 1)] + ([job_spec(opts, "Worker", len(indices) - 1)])
              if workers else [job_spec(opts, "Worker", 1)])
     payload: dict[str, Any] = {

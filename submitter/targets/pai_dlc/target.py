@@ -22,7 +22,7 @@ from ...model.frames import format_frame_list
 from ...model.states import Phase
 from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
-from ..cluster_plan import cluster_plan_file
+from ..container_line import NodeView
 from ..nodes import ClusterNodes
 from .requests import DlcOptions, create_job_payload, display_name, pod_rank
 from .states import dlc_state
@@ -114,15 +114,11 @@ class PaiDlcTarget(ClusterNodes, Target):
     def payloads(self, job: JobDir, indices: list[int], number: int) -> list[dict[str, Any]]:
         """The CreateJob bodies of submission `number` (per task, or one workers job)."""
         opts = self.options
-        mapping = self.path_map
-        common = {"job_dir": mapping.to_remote(job.path),
-                  "plan_file": cluster_plan_file(job, mapping),
-                  "code_dir": mapping.to_remote(job.code_dir), "runtime": self.runtime(),
-                  "id_width": job.plan.task_id_digits}
+        view = NodeView.of(job, self.path_map, self.runtime())
         ordered = sorted(indices)
         units = [ordered] if opts.mode == "workers" else [[i] for i in ordered]
-        return [create_job_payload(opts, name=display_name(job.id, number, unit[0]),
-                                   indices=unit, **common) for unit in units]
+        return [create_job_payload(opts, view, name=display_name(job.id, number, unit[0]),
+                                   indices=unit) for unit in units]
 
     def write_payloads(self, job: JobDir, number: int, payloads: list[dict[str, Any]]) -> Path:
         folder = job.path / FOLDER
