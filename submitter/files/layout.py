@@ -13,6 +13,8 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     cache/              status cache of final task states (safe to delete)
     local/, slurm/      target-specific bookkeeping (runs, pids, exit codes, scripts)
     ray/, kubernetes/   the same for Ray (driver specs, task ids) and Kubernetes (manifests)
+    pai-dlc/, ngc/, batchcompute/  the cloud targets' request payloads (also what --dry-run
+                        writes) and the service's own logs
     plan.cluster.json   the plan with paths as cluster nodes see them (targets with path_map)
     notified/           markers of notifications already sent
 
@@ -50,6 +52,9 @@ HTCONDOR_DIR = "htcondor"  # the HTCondor target's task script, submit files, HT
 RAY_DIR = "ray"  # the Ray target's submissions, task ids, results and cancel requests
 KUBERNETES_DIR = "kubernetes"  # the Kubernetes target's manifests (also what --dry-run writes)
 CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as cluster nodes see them (path_map)
+PAI_DLC_DIR = "pai-dlc"  # the PAI-DLC target's CreateJob payloads and pod logs
+NGC_DIR = "ngc"  # the NGC target's batch run requests and job logs
+BATCHCOMPUTE_DIR = "batchcompute"  # the BatchCompute target's job descriptions, instance logs
 DRY_RUN_DIR = "dry-run"  # what `submit --dry-run` would have submitted, for kinds without a folder
 
 # -- a subject's outputs -----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The BatchCompute target: one DAG job per submission through the official `batchcompute` SDK.
 
-Alibaba Cloud has deprecated BatchCompute (no new users); this target keeps existing users of
-the seed's Blender app working. The job description is written to
+Alibaba Cloud marks BatchCompute deprecated; this target keeps existing users of the seed's
+Blender app working. The job description is written to
 JOBDIR/batchcompute/submission-N.json before it is sent (the file `--dry-run` leaves); the
 BatchCompute job id and the plan index of each instance are recorded in JOBDIR/target.json.
 A poll is ListInstances of the render task (one call per 100 instances) per submission still
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...files.atomic import atomic_write_text
+from ...files.layout import BATCHCOMPUTE_DIR
 from ...model.frames import format_frame_list
 from ...model.states import EndReason, Phase
 from ..arrays import expand_indices
@@ -30,7 +31,7 @@ from .states import instance_state
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
-FOLDER = "batchcompute"
+FOLDER = BATCHCOMPUTE_DIR
 PAGE = 100
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...files.atomic import atomic_write_text
+from ...files.layout import NGC_DIR
 from ...model.states import Phase
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..container_line import NodeView
@@ -35,7 +36,7 @@ from .states import ngc_state
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
-FOLDER = "ngc"
+FOLDER = NGC_DIR
 _URL_VARIABLES = {"api_url": "NGC_CLI_API_URL", "auth_url": "NGC_CLI_AUTH_URL"}
 
 

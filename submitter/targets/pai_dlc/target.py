@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...files.atomic import atomic_write_text
+from ...files.layout import PAI_DLC_DIR
 from ...model.frames import format_frame_list
 from ...model.states import Phase
 from ..arrays import expand_indices
@@ -30,7 +31,7 @@ from .states import dlc_state
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
-FOLDER = "pai-dlc"  # JOBDIR/pai-dlc: payloads, pod logs
+FOLDER = PAI_DLC_DIR
 PAGE_SIZE = 100
 
 
