@@ -179,14 +179,17 @@ def test_workers_mode_one_job_rank_to_task(tmp_path, capsys):
 
 
 def test_dry_run_writes_the_payloads_and_sends_nothing(tmp_path, capsys):
+    """--dry-run, with submit options overriding the profile (--dlc-mode, --dlc-priority)."""
     scenes = make_scenes(tmp_path)
     with DlcStandIn(FAKE_KEY_ID, {}) as dlc:
         config = _config(tmp_path, dlc.port)
-        job, out = submit(scenes, tmp_path / "out", "dlc", config, capsys, "--dry-run")
+        job, out = submit(scenes, tmp_path / "out", "dlc", config, capsys, "--dry-run",
+                          "--dlc-mode", "workers", "--dlc-priority", "7")
         assert dlc.requests == []
-    payload = json.loads((job.path / "pai-dlc" / "submission-1.json").read_text())
-    assert [p["DisplayName"] for p in payload["CreateJob"]] == [
-        f"orbitfarm-{job.id}-s1-i0", f"orbitfarm-{job.id}-s1-i1"]
+    (payload,) = json.loads((job.path / "pai-dlc" / "submission-1.json").read_text())["CreateJob"]
+    assert payload["DisplayName"] == f"orbitfarm-{job.id}-s1-i0"
+    assert payload["Priority"] == 7
+    assert [s["Type"] for s in payload["JobSpecs"]] == ["Master", "Worker"]
     assert job.target_record() == {}
     assert f"wrote {job.path / 'pai-dlc' / 'submission-1.json'}" in out
 

@@ -54,8 +54,9 @@ class NgcTarget(ClusterNodes, Target):
             TargetOption(("--ngc-org",), "org", "NGC org", metavar="ORG"),
             TargetOption(("--ngc-team",), "team", "NGC team", metavar="TEAM"),
             TargetOption(("--ngc-image",), "image", "image, org/team/image:tag", metavar="IMAGE"),
-            TargetOption(("--ngc-instance",), "instances", "instance type (repeat for the "
-                         "retry ladder)", metavar="TYPE", append=True),
+            TargetOption(("--ngc-instance",), "instances", "an instance type added to the end "
+                         "of the profile's retry ladder (repeatable)", metavar="TYPE",
+                         append=True),
             TargetOption(("--ngc-priority",), "priority", "LOW, NORMAL or HIGH",
                          metavar="PRIORITY"),
         ]
