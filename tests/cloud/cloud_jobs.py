@@ -92,3 +92,18 @@ def within(saved: object, sent: object) -> bool:
         return isinstance(sent, list) and len(saved) == len(sent) and all(
             within(a, b) for a, b in zip(saved, sent, strict=True))
     return saved == sent
+
+
+def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    """A home of the test's own (no real user's config or keys) and these variables."""
+    monkeypatch.setenv("ORBITFARM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+# Fake keys through the default credential chain's first link (the environment), and no
+# look-ups of the cloud metadata service (100.100.100.200) when a link fails.
+ALIBABA_ENV = {"ALIBABA_CLOUD_ACCESS_KEY_ID": FAKE_KEY_ID,
+               "ALIBABA_CLOUD_ACCESS_KEY_SECRET": FAKE_SECRET,
+               "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}

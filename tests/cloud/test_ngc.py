@@ -20,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cloud_jobs import (  # noqa: E402
     finish_as_worker,
+    isolate,
     make_scenes,
     run_cli,
     secrets_in,
@@ -61,9 +62,8 @@ def ngc():
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ORBITFARM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("NGC_CLI_API_KEY", API_KEY)
+    isolate(tmp_path, monkeypatch, NGC_CLI_API_KEY=API_KEY)
+
 
 
 def _config(tmp_path: Path, url: str) -> Path:

@@ -18,9 +18,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cloud_jobs import (  # noqa: E402
+    ALIBABA_ENV,
     FAKE_KEY_ID,
     FAKE_SECRET,
     finish_as_worker,
+    isolate,
     make_scenes,
     run_cli,
     secrets_in,
@@ -66,13 +68,8 @@ targets:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """Fake keys through the default credential chain's first link (the environment); no
-    metadata service; no config file of a real user."""
-    monkeypatch.setenv("ORBITFARM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", FAKE_KEY_ID)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", FAKE_SECRET)
-    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    isolate(tmp_path, monkeypatch, **ALIBABA_ENV)
+
 
 
 def _config(tmp_path: Path, port: int) -> Path:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..base import TargetError
+from ..cloud import ALIBABA_CREDENTIALS, profile_values
 from ..container_line import NodeView, container_line
 
 TASK_NAME = "render"
 INSTANCE_VARIABLE = "BATCH_COMPUTE_DAG_INSTANCE_ID"
-_TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "path_map"}
 
 
 @dataclass(frozen=True)
@@ -59,23 +59,13 @@ class BcsOptions:
 
     @classmethod
     def from_profile(cls, profile: dict[str, Any]) -> BcsOptions:
-        name = profile.get("name", "")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(profile) - names - _TARGET_KEYS)
-        if unknown:
-            raise TargetError(f"batchcompute profile {name!r}: unknown key(s) "
-                              f"{', '.join(unknown)} (known: "
-                              f"{', '.join(sorted(names | _TARGET_KEYS))}); credentials come "
-                              "from the Alibaba Cloud default chain, never the profile")
-        values = {k: v for k, v in profile.items() if k in names and v is not None}
+        values = profile_values("batchcompute", profile, (f.name for f in fields(cls)),
+                                ALIBABA_CREDENTIALS)
         try:
             values["mounts"] = tuple(Mount.from_profile(e) for e in profile.get("mounts") or [])
-            values["setup"] = tuple([values["setup"]] if isinstance(values.get("setup"), str)
-                                    else values.get("setup") or ())
-            values["envs"] = {str(k): str(v) for k, v in (values.get("envs") or {}).items()}
             return cls(**values).validate()
-        except (TargetError, TypeError, ValueError, AttributeError) as exc:
-            raise TargetError(f"batchcompute profile {name!r}: {exc}") from None
+        except (TargetError, TypeError, ValueError) as exc:
+            raise TargetError(f"batchcompute profile {profile.get('name', '')!r}: {exc}") from None
 
     def validate(self) -> BcsOptions:
         if not self.image or any(c.isspace() for c in self.image):

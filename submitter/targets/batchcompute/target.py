@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...files.atomic import atomic_write_text
 from ...files.layout import BATCHCOMPUTE_DIR
 from ...model.frames import format_frame_list
 from ...model.states import EndReason, Phase
 from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
+from ..cloud import CloudSubmissions
 from ..container_line import NodeView
 from ..nodes import ClusterNodes
 from .requests import INSTANCE_VARIABLE, TASK_NAME, BcsOptions, job_description, job_name
@@ -31,14 +31,15 @@ from .states import instance_state
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
-FOLDER = BATCHCOMPUTE_DIR
 PAGE = 100
 
 
-class BatchComputeTarget(ClusterNodes, Target):
+class BatchComputeTarget(CloudSubmissions, ClusterNodes, Target):
     """Tasks as the instances of one BatchCompute DAG task per submission."""
 
     kind = "batchcompute"
+    service = "BatchCompute"
+    folder = BATCHCOMPUTE_DIR
     index_variable = "ORBITFARM_PLAN_INDEX"
     _client: Any = None
 
@@ -116,28 +117,12 @@ class BatchComputeTarget(ClusterNodes, Target):
         return job_description(self.options, view, name=job_name(job.id, number),
                                indices=sorted(indices))
 
-    def write_description(self, job: JobDir, number: int, body: dict[str, Any]) -> Path:
-        folder = job.path / FOLDER
-        folder.mkdir(exist_ok=True)
-        path = folder / f"submission-{number}.json"
-        atomic_write_text(path, json.dumps(body, indent=1) + "\n")
-        return path
-
     def dry_run(self, job: JobDir, attempts: dict[str, int]) -> list[Path]:
-        number = len(self._record(job)["submissions"]) + 1
+        number = self.next_number(job)
         body = self.description(job, [job.index_of(t) for t in attempts], number)
-        return [self.write_description(job, number, body)]
+        return [self.write_requests(job, number, body)]
 
     # -- submission ------------------------------------------------------------------------------
-
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              "not BatchCompute")
-        record.setdefault("kind", self.kind)
-        record.setdefault("submissions", [])
-        return record
 
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
         if not attempts:
@@ -150,7 +135,7 @@ class BatchComputeTarget(ClusterNodes, Target):
         number = len(record["submissions"]) + 1
         indices = sorted(job.index_of(t) for t in attempts)
         body = self.description(job, indices, number)
-        self.write_description(job, number, body)
+        self.write_requests(job, number, body)
         created = self._call("CreateJob", self.client.create_job, JobDescription(body))
         if created is None or not getattr(created, "Id", ""):
             raise TargetError("BatchCompute CreateJob returned no job id")
@@ -223,12 +208,10 @@ class BatchComputeTarget(ClusterNodes, Target):
         if info is None:
             return []
         entry = _plain(info)
-        path = job.path / FOLDER / f"{task_id}.instance.log"
-        atomic_write_text(path, "".join(
+        return [self.service_log(job, task_id, "instance.log", "".join(
             f"{key}: {entry.get(key)}\n" for key in ("State", "RetryCount", "NodeIp",
                                                      "StdoutRedirectPath",
-                                                     "StderrRedirectPath", "Result")))
-        return [path]
+                                                     "StderrRedirectPath", "Result")))]
 
     def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
         """StopJob for each BatchCompute job whose every task is being cancelled (the service

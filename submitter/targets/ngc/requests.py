@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..base import TargetError
+from ..cloud import profile_values
 from ..container_line import NodeView, container_line
 
 PRIORITIES = ("LOW", "NORMAL", "HIGH")
-_TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "path_map"}
 
 
 @dataclass(frozen=True)
@@ -42,24 +42,16 @@ class NgcOptions:
 
     @classmethod
     def from_profile(cls, profile: dict[str, Any]) -> NgcOptions:
-        name = profile.get("name", "")
         names = {f.name for f in fields(cls)}
-        unknown = sorted(set(profile) - names - _TARGET_KEYS - {"instance"})
-        if unknown:
-            raise TargetError(f"ngc profile {name!r}: unknown key(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(names | _TARGET_KEYS))}); the API "
-                              "key comes from NGC_CLI_API_KEY or ~/.ngc/config, never the profile")
-        values = {k: v for k, v in profile.items() if k in names and v is not None}
+        values = profile_values("ngc", profile, names | {"instance"},
+                                "NGC_CLI_API_KEY or ~/.ngc/config")
         try:
-            ladder = profile.get("instances") or profile.get("instance") or []
+            ladder = values.pop("instance", None) or values.get("instances") or []
             values["instances"] = tuple([ladder] if isinstance(ladder, str) else ladder)
             values["workspaces"] = tuple(_workspace(w) for w in profile.get("workspaces") or [])
-            values["setup"] = tuple([values["setup"]] if isinstance(values.get("setup"), str)
-                                    else values.get("setup") or ())
-            values["envs"] = {str(k): str(v) for k, v in (values.get("envs") or {}).items()}
             return cls(**values).validate()
-        except (TargetError, TypeError, ValueError, AttributeError) as exc:
-            raise TargetError(f"ngc profile {name!r}: {exc}") from None
+        except (TargetError, TypeError, ValueError) as exc:
+            raise TargetError(f"ngc profile {profile.get('name', '')!r}: {exc}") from None
 
     def validate(self) -> NgcOptions:
         for key in ("org", "ace", "image"):

@@ -17,17 +17,16 @@ call (by the job's label, since its first submission), plus a get for any job th
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...files.atomic import atomic_write_text
 from ...files.layout import NGC_DIR
 from ...model.states import Phase
 from ..base import SchedulerState, Target, TargetError, TargetOption
+from ..cloud import CloudSubmissions
 from ..container_line import NodeView
 from ..nodes import ClusterNodes
 from .requests import NgcOptions, job_label, run_request
@@ -36,14 +35,15 @@ from .states import ngc_state
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
-FOLDER = NGC_DIR
 _URL_VARIABLES = {"api_url": "NGC_CLI_API_URL", "auth_url": "NGC_CLI_AUTH_URL"}
 
 
-class NgcTarget(ClusterNodes, Target):
+class NgcTarget(CloudSubmissions, ClusterNodes, Target):
     """Tasks as NGC batch jobs; retries climb the profile's instance ladder."""
 
     kind = "ngc"
+    service = "NGC"
+    folder = NGC_DIR
     index_variable = "ORBITFARM_PLAN_INDEX"
     _client: Any = None
 
@@ -122,27 +122,11 @@ class NgcTarget(ClusterNodes, Target):
         return [run_request(opts, view, job_id=job.id, task_id=t, index=job.index_of(t),
                             attempt=max(1, a)) for t, a in sorted(attempts.items())]
 
-    def write_requests(self, job: JobDir, number: int, requests: list[dict[str, Any]]) -> Path:
-        folder = job.path / FOLDER
-        folder.mkdir(exist_ok=True)
-        path = folder / f"submission-{number}.json"
-        atomic_write_text(path, json.dumps({"jobs.run": requests}, indent=1) + "\n")
-        return path
-
     def dry_run(self, job: JobDir, attempts: dict[str, int]) -> list[Path]:
-        number = len(self._record(job)["submissions"]) + 1
-        return [self.write_requests(job, number, self.requests(job, attempts))]
+        number = self.next_number(job)
+        return [self.write_requests(job, number, {"jobs.run": self.requests(job, attempts)})]
 
     # -- submission ------------------------------------------------------------------------------
-
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              "not NGC")
-        record.setdefault("kind", self.kind)
-        record.setdefault("submissions", [])
-        return record
 
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
         if not attempts:
@@ -151,7 +135,7 @@ class NgcTarget(ClusterNodes, Target):
         job.logs_dir.mkdir(exist_ok=True)
         number = len(record["submissions"]) + 1
         requests = self.requests(job, attempts)
-        self.write_requests(job, number, requests)
+        self.write_requests(job, number, {"jobs.run": requests})
         record.setdefault("first_submitted", time.time())
         sub: dict[str, Any] = {"number": number, "submitted": time.time(), "units": []}
         record["submissions"].append(sub)
@@ -220,9 +204,7 @@ class NgcTarget(ClusterNodes, Target):
             lines = list(self.jobs_api.log(int(unit["ngc_job"]), tail=True, lines=500))
         except Exception:  # noqa: BLE001 (no log yet, or none kept: the task log is enough)
             return []
-        path = job.path / FOLDER / f"{task_id}.job.log"
-        atomic_write_text(path, "".join(lines))
-        return [path]
+        return [self.service_log(job, task_id, "job.log", "".join(lines))]
 
     def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
         """Kill the NGC jobs of these tasks that are still pending or running (one list call, one

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..base import TargetError
+from ..cloud import ALIBABA_CREDENTIALS, profile_values
 from ..container_line import NodeView, container_line
 
 MODES = ("per-task", "workers")
 RANK_VARIABLE = "RANK"  # DLC's PyTorchJob: 0 on the master, 1.. on worker-0, worker-1, ...
 NAME_PREFIX = "orbitfarm"
-_TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "path_map"}
 
 
 @dataclass(frozen=True)
@@ -66,23 +66,14 @@ class DlcOptions:
 
     @classmethod
     def from_profile(cls, profile: dict[str, Any]) -> DlcOptions:
-        name = profile.get("name", "")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(profile) - names - _TARGET_KEYS)
-        if unknown:
-            raise TargetError(f"pai-dlc profile {name!r}: unknown key(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(names | _TARGET_KEYS))}); credentials "
-                              "come from the Alibaba Cloud default chain, never the profile")
-        values = {k: v for k, v in profile.items() if k in names and v is not None}
+        values = profile_values("pai-dlc", profile, (f.name for f in fields(cls)),
+                                ALIBABA_CREDENTIALS)
         try:
             values["data_sources"] = tuple(DataSource.from_profile(e)
                                            for e in profile.get("data_sources") or [])
-            values["setup"] = tuple([values["setup"]] if isinstance(values.get("setup"), str)
-                                    else values.get("setup") or ())
-            values["envs"] = {str(k): str(v) for k, v in (values.get("envs") or {}).items()}
             return cls(**values).validate()
-        except (TargetError, TypeError, ValueError, AttributeError) as exc:
-            raise TargetError(f"pai-dlc profile {name!r}: {exc}") from None
+        except (TargetError, TypeError, ValueError) as exc:
+            raise TargetError(f"pai-dlc profile {profile.get('name', '')!r}: {exc}") from None
 
     def validate(self) -> DlcOptions:
         if not self.image or any(c.isspace() for c in self.image):

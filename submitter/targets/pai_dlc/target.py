@@ -12,17 +12,16 @@ before the first call.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...files.atomic import atomic_write_text
 from ...files.layout import PAI_DLC_DIR
 from ...model.frames import format_frame_list
 from ...model.states import Phase
 from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
+from ..cloud import CloudSubmissions
 from ..container_line import NodeView
 from ..nodes import ClusterNodes
 from .requests import DlcOptions, create_job_payload, display_name, pod_rank
@@ -31,14 +30,15 @@ from .states import dlc_state
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
-FOLDER = PAI_DLC_DIR
 PAGE_SIZE = 100
 
 
-class PaiDlcTarget(ClusterNodes, Target):
+class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
     """Tasks as PAI-DLC jobs (one per task) or as the pods of one DLC job (workers mode)."""
 
     kind = "pai-dlc"
+    service = "PAI-DLC"
+    folder = PAI_DLC_DIR
     index_variable = "ORBITFARM_PLAN_INDEX"
     _client: Any = None
 
@@ -121,28 +121,12 @@ class PaiDlcTarget(ClusterNodes, Target):
         return [create_job_payload(opts, view, name=display_name(job.id, number, unit[0]),
                                    indices=unit) for unit in units]
 
-    def write_payloads(self, job: JobDir, number: int, payloads: list[dict[str, Any]]) -> Path:
-        folder = job.path / FOLDER
-        folder.mkdir(exist_ok=True)
-        path = folder / f"submission-{number}.json"
-        atomic_write_text(path, json.dumps({"CreateJob": payloads}, indent=1) + "\n")
-        return path
-
     def dry_run(self, job: JobDir, attempts: dict[str, int]) -> list[Path]:
-        number = len(self._record(job)["submissions"]) + 1
-        indices = [job.index_of(t) for t in attempts]
-        return [self.write_payloads(job, number, self.payloads(job, indices, number))]
+        number = self.next_number(job)
+        payloads = self.payloads(job, [job.index_of(t) for t in attempts], number)
+        return [self.write_requests(job, number, {"CreateJob": payloads})]
 
     # -- submission ------------------------------------------------------------------------------
-
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              "not PAI-DLC")
-        record.setdefault("kind", self.kind)
-        record.setdefault("submissions", [])
-        return record
 
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
         if not attempts:
@@ -155,7 +139,7 @@ class PaiDlcTarget(ClusterNodes, Target):
         job.logs_dir.mkdir(exist_ok=True)
         number = len(record["submissions"]) + 1
         payloads = self.payloads(job, [job.index_of(t) for t in attempts], number)
-        self.write_payloads(job, number, payloads)
+        self.write_requests(job, number, {"CreateJob": payloads})
         sub: dict[str, Any] = {"number": number, "tasks": list(attempts),
                                "attempts": dict(attempts), "submitted": time.time(),
                                "units": []}
@@ -248,10 +232,8 @@ class PaiDlcTarget(ClusterNodes, Target):
         lines = body.get("Logs") or []
         if not lines:
             return []
-        path = job.path / FOLDER / f"{task_id}.pod.log"
-        path.parent.mkdir(exist_ok=True)
-        atomic_write_text(path, "\n".join(str(x) for x in lines) + "\n")
-        return [path]
+        return [self.service_log(job, task_id, "pod.log",
+                                 "\n".join(str(x) for x in lines) + "\n")]
 
     def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
         """StopJob for each DLC job running these tasks (workers mode: the whole job)."""
