@@ -50,11 +50,13 @@ class BcsStandIn(StandIn):
         if request.method == "GET" and len(parts) == 2:
             return Answer(200, self._job_view(job))
         if request.method == "POST" and parts[2:] == ["stop"]:
-            if job["State"] in ("Waiting", "Running"):
-                job["State"] = "Stopped"
-                for instance in job["instances"]:
-                    if instance["State"] in ("Waiting", "Running"):
-                        instance["State"] = "Stopped"
+            # The documented rule: only running or waiting jobs can be stopped.
+            require(job["State"] in ("Waiting", "Running"),
+                    f"job {job['Id']} is {job['State']}: only waiting or running jobs stop")
+            job["State"] = "Stopped"
+            for instance in job["instances"]:
+                if instance["State"] in ("Waiting", "Running"):
+                    instance["State"] = "Stopped"
             return Answer(200, {})
         if request.method == "GET" and parts[2] == "tasks" and parts[4] == "instances":
             require(parts[3] == "render", f"no task {parts[3]}")
@@ -115,5 +117,8 @@ class BcsStandIn(StandIn):
             instance.update(State=state, RetryCount=retries,
                             Result={"ExitCode": exit_code, "ErrorCode": code,
                                     "ErrorMessage": message, "Detail": ""})
-            if state == "Running":
+            states = {i["State"] for i in job["instances"]}
+            if states <= {"Finished", "Failed", "Stopped"}:  # the job ends with its instances
+                job["State"] = "Failed" if "Failed" in states else "Finished"
+            elif "Running" in states:
                 job["State"] = "Running"

@@ -58,9 +58,10 @@ class DlcStandIn(StandIn):
             return Answer(200, {**self._view(job, pods=True), "RequestId": "r"})
         if request.method == "POST" and parts[4:] == ["stop"]:
             self._check_signed(request, "StopJob")
-            if job["Status"] not in ("Succeeded", "Failed", "Stopped"):
-                job.update(Status="Stopped", ReasonCode="JobStoppedByUser",
-                           ReasonMessage="stopped by the user")
+            require(job["Status"] not in ("Succeeded", "Failed", "Stopped"),
+                    f"job {job['JobId']} is {job['Status']}: it cannot be stopped")
+            job.update(Status="Stopped", ReasonCode="JobStoppedByUser",
+                       ReasonMessage="stopped by the user")
             return Answer(200, {"JobId": job["JobId"], "RequestId": "r"})
         if request.method == "GET" and parts[4] == "pods" and parts[6:] == ["logs"]:
             self._check_signed(request, "GetPodLogs")

@@ -215,7 +215,8 @@ class BatchComputeTarget(CloudSubmissions, ClusterNodes, Target):
 
     def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
         """StopJob for each BatchCompute job whose every task is being cancelled (the service
-        stops jobs, not single instances)."""
+        stops jobs, not single instances) and that is still waiting or running (GetJob): it
+        refuses to stop the others."""
         record = self._record(job)
         if task_ids is None:
             targets = {s["bcs_job"] for s in record["submissions"]}
@@ -226,7 +227,9 @@ class BatchComputeTarget(CloudSubmissions, ClusterNodes, Target):
         record["cancelled"] = sorted(set(record.get("cancelled", [])) | targets)
         job.save_target_record(record)
         for bcs_job in sorted(targets):
-            self._call("StopJob", self.client.stop_job, bcs_job)
+            found = self._call("GetJob", self.client.get_job, bcs_job)
+            if found is not None and str(getattr(found, "State", "")) in ("Waiting", "Running"):
+                self._call("StopJob", self.client.stop_job, bcs_job)
 
 
 def _plain(resource: Any) -> dict[str, Any]:

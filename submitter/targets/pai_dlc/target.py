@@ -25,7 +25,7 @@ from ..cloud import CloudSubmissions
 from ..container_line import NodeView
 from ..nodes import ClusterNodes
 from .requests import DlcOptions, create_job_payload, display_name, pod_rank
-from .states import dlc_state
+from .states import PENDING, RUNNING, dlc_state
 
 if TYPE_CHECKING:
     from ...files.jobdir import JobDir
@@ -236,7 +236,8 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
                                  "\n".join(str(x) for x in lines) + "\n")]
 
     def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
-        """StopJob for each DLC job running these tasks (workers mode: the whole job)."""
+        """StopJob for each DLC job of these tasks that has not ended (workers mode: the whole
+        job); DLC refuses to stop an ended one, and ListJobs tells which they are."""
         record = self._record(job)
         latest = self._latest_units(job)
         if task_ids is None:
@@ -246,8 +247,11 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
                        if (u := latest.get(job.index_of(t))) is not None}
         record["cancelled"] = sorted(set(record.get("cancelled", [])) | targets)
         job.save_target_record(record)
+        listed = self._list_jobs(sorted(targets)) if targets else {}
         for dlc_job in sorted(targets):
-            self._call("StopJob", self.client.stop_job, dlc_job)
+            status = str(listed.get(dlc_job, {}).get("Status") or "").lower()
+            if status in PENDING or status in RUNNING:
+                self._call("StopJob", self.client.stop_job, dlc_job)
 
 
 def _payload_indices(payload: dict[str, Any], job: JobDir) -> list[int]:
