@@ -29,6 +29,7 @@ class NgcStandIn(StandIn):
         self.jobs: dict[int, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []
         self.numbers = itertools.count(4_000_001)
+        self.logs: dict[int, list[str]] = {}  # job id -> its joblog.log lines
 
     def error_answer(self, status: int, message: str) -> Answer:
         return Answer(status, {"requestStatus": {"statusCode": "INVALID_REQUEST",
@@ -39,12 +40,17 @@ class NgcStandIn(StandIn):
             basic = base64.b64decode(request.headers.get("authorization", "Basic ")[6:]).decode()
             require(basic == f"$oauthtoken:{self.api_key}", "token asked with another API key")
             return Answer(200, {"token": TOKEN, "expires_in": 3600})
-        require(request.headers.get("authorization") == f"Bearer {TOKEN}",
+        # The SDK's file transfers send the token base64-encoded.
+        encoded = base64.b64encode(TOKEN.encode()).decode()
+        require(request.headers.get("authorization") in (f"Bearer {TOKEN}", f"Bearer {encoded}"),
                 f"{request.path} without the bearer token")
         parts = request.path.strip("/").split("/")
         require(parts[0] == "v2", f"unknown path {request.path}")
         if parts[1:] == ["orgs"]:
             return Answer(200, {"organizations": [{"name": self.org}], "paginationInfo": PAGING})
+        if parts[1:] == ["orgs", self.org]:
+            return Answer(200, {"organizations": {"name": self.org,
+                                                  "isDatasetServiceEnabled": False}})
         require(parts[1:3] == ["org", self.org], f"another org: {request.path}")
         rest = parts[3:]
         if rest[:2] == ["team", self.team]:
@@ -60,6 +66,8 @@ class NgcStandIn(StandIn):
             return Answer(200, {"ace": self._ace()})
         if rest[:1] == ["repos"]:
             return self._image(rest)
+        if rest[:1] == ["resultsets"]:
+            return self._resultset(rest, request)
         if rest == ["jobs"] and request.method == "POST":
             return self.submit(request.json())
         if rest == ["jobs"] and request.method == "GET":
@@ -77,6 +85,19 @@ class NgcStandIn(StandIn):
                                 "requestStatus": {"statusCode": "SUCCESS"}})
         require(False, f"unexpected {request.method} {request.path}")
         raise AssertionError
+
+    def _resultset(self, rest: list[str], request: Request) -> Answer:
+        """A job's result set (its log file, joblog.log); the log is what `logs[job]` says."""
+        number = int(rest[1])
+        require(number in self.jobs, f"no result set {number}")
+        if rest[-2:] == ["file", "joblog.log"]:
+            require(request.query.get("log-order") == "LAST", "log asked without tail")
+            lines = self.logs.get(number, [])[-int(request.query.get("lines") or 10):]
+            return Answer(200, "".join(f"{x}\n" for x in lines).encode(),
+                          {"Content-Type": "application/octet-stream"})
+        return Answer(200, {"resultset": {"id": str(number), "replicaId": 0,
+                                          "files": ["joblog.log"]},
+                            "requestStatus": {"statusCode": "SUCCESS"}})
 
     def _ace(self) -> dict[str, Any]:
         return {"name": self.ace, "id": 357, "instances": [

@@ -5,8 +5,8 @@ NGC's API does, including the token exchange and the org, team, ACE and image ch
 makes before it submits, and checks what the SDK sends (bearer token of the test's API key, the
 job fields orbitfarm must set). The SDK reads its URLs once, at import, so one stand-in serves
 every test of this module. Driven through orbitfarm's own commands: submit -> status (pending,
-running, succeeded, failed with a reason, preempted) -> `wait --retry` (the next instance type
-of the ladder) -> cancel, and `submit --dry-run`.
+running, succeeded, failed with a reason, preempted) -> logs -> `wait --retry` (the next
+instance type of the ladder) -> cancel, and `submit --dry-run`.
 """
 
 from __future__ import annotations
@@ -112,6 +112,12 @@ def test_submit_status_wait_retry_ladder_cancel(tmp_path, capsys, ngc):
     status(job, capsys)
     state, reason = task_states(job)[t2]
     assert state == "failed" and "CUDA out of memory" in reason and LADDER[0] in reason
+
+    # the NGC job's own log (its result set's joblog.log)
+    ngc.logs[j2] = ["orbitfarm: task t1 (plan index 1)", "RuntimeError: CUDA out of memory"]
+    code, out, err = run_cli(["logs", str(job.path), t2], capsys)
+    assert code == 0, err
+    assert "CUDA out of memory" in (job.path / "ngc" / f"{t2}.job.log").read_text()
 
     # NGC forgets old jobs (seed 001 read a 7-day history and relaunched finished work): the
     # job directory says t1 is done, so it is never asked about nor relaunched.
