@@ -2,7 +2,7 @@
 
 It answers what the SDK asks before it submits (the API-key token exchange, the org, team and
 ACE checks, the image's tags) and the job calls: submit (POST .../jobs), list by label and
-date, get, kill (DELETE). It checks that every API call carries the bearer token it issued for
+date, get, kill (DELETE), and a job's log from its result set. It checks that every API call carries the bearer token it issued for
 the test's API key, and that a submitted job has what orbitfarm must set (ACE instance, image,
 command, result mount, workspace mounts, priority, its label). Tests move jobs through NGC's
 states with `set_status`."""
