@@ -112,19 +112,23 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
 
     # -- payloads --------------------------------------------------------------------------------
 
-    def payloads(self, job: JobDir, indices: list[int], number: int) -> list[dict[str, Any]]:
-        """The CreateJob bodies of submission `number` (per task, or one workers job)."""
+    def units(self, indices: list[int]) -> list[list[int]]:
+        """The plan indices of each DLC job: one job per task, or one for all (workers)."""
+        ordered = sorted(indices)
+        return [ordered] if self.options.mode == "workers" else [[i] for i in ordered]
+
+    def payloads(self, job: JobDir, units: list[list[int]], number: int) -> list[dict[str, Any]]:
+        """The CreateJob bodies of submission `number`, one per unit."""
         opts = self.options
         view = NodeView.of(job, self.path_map, self.runtime())
-        ordered = sorted(indices)
-        units = [ordered] if opts.mode == "workers" else [[i] for i in ordered]
         return [create_job_payload(opts, view, name=display_name(job.id, number, unit[0]),
                                    indices=unit) for unit in units]
 
     def dry_run(self, job: JobDir, attempts: dict[str, int]) -> list[Path]:
         number = self.next_number(job)
-        payloads = self.payloads(job, [job.index_of(t) for t in attempts], number)
-        return [self.write_requests(job, number, {"CreateJob": payloads})]
+        units = self.units([job.index_of(t) for t in attempts])
+        return [self.write_requests(job, number, {"CreateJob": self.payloads(job, units,
+                                                                             number)})]
 
     # -- submission ------------------------------------------------------------------------------
 
@@ -138,15 +142,15 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
         record.update(region=opts.region, workspace=opts.workspace)
         job.logs_dir.mkdir(exist_ok=True)
         number = len(record["submissions"]) + 1
-        payloads = self.payloads(job, [job.index_of(t) for t in attempts], number)
+        units = self.units([job.index_of(t) for t in attempts])
+        payloads = self.payloads(job, units, number)
         self.write_requests(job, number, {"CreateJob": payloads})
         sub: dict[str, Any] = {"number": number, "tasks": list(attempts),
                                "attempts": dict(attempts), "submitted": time.time(),
                                "units": []}
         record["submissions"].append(sub)
         try:
-            for payload in payloads:
-                indices = _payload_indices(payload, job)
+            for indices, payload in zip(units, payloads, strict=True):
                 body = self._call("CreateJob", self.client.create_job,
                                   models.CreateJobRequest().from_map(payload))
                 if not body.get("JobId"):
@@ -252,12 +256,6 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
             status = str(listed.get(dlc_job, {}).get("Status") or "").lower()
             if status in PENDING or status in RUNNING:
                 self._call("StopJob", self.client.stop_job, dlc_job)
-
-
-def _payload_indices(payload: dict[str, Any], job: JobDir) -> list[int]:
-    """The plan indices a payload's command runs (its comment line names them)."""
-    first = payload["UserCommand"].split("\n")[1]
-    return expand_indices(first.rsplit(" ", 1)[-1])
 
 
 def _pod_of(entry: dict[str, Any], rank: int | None) -> dict[str, Any]:
