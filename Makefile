@@ -177,12 +177,15 @@ CLOUD_PKGS := \
 	deadline \
 	openjd-cli \
 	openjd-model \
-	accsyn-python-api
+	accsyn-python-api \
+	alibabacloud-pai-dlc20201203 \
+	'ngcsdk[telemetry]==3.169.4'
 $(VENV_CLOUD)/.ready: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV_CLOUD)
 	$(VENV_CLOUD)/bin/pip install -q --upgrade pip
 	$(VENV_CLOUD)/bin/pip install -q pytest hypothesis pyyaml requests blender-asset-tracer \
-		zstandard $(CLOUD_PKGS)
+		zstandard 'setuptools<81' wheel $(CLOUD_PKGS)
+	$(VENV_CLOUD)/bin/pip install -q --no-build-isolation batchcompute
 	$(VENV_CLOUD)/bin/pip install -q --no-deps -e .
 	@touch $@
 

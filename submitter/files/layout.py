@@ -13,6 +13,8 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     cache/              status cache of final task states (safe to delete)
     local/, slurm/      target-specific bookkeeping (runs, pids, exit codes, scripts)
     ray/, kubernetes/   the same for Ray (driver specs, task ids) and Kubernetes (manifests)
+    pai-dlc/, ngc/, batchcompute/  the cloud targets' request payloads (also what --dry-run
+                        writes) and the service's own logs
     plan.cluster.json   the plan with paths as cluster nodes see them (targets with path_map)
     notified/           markers of notifications already sent
 
@@ -53,6 +55,9 @@ COMMAND_DIR = "command"  # the command target: task scripts, submitted ids, stat
 DEADLINE_DIR = "deadline-cloud"  # the Deadline Cloud target: the OpenJD job bundle, job ids
 ACCSYN_DIR = "accsyn"  # the accsyn target: the compute job payloads and ids
 CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as cluster nodes see them (path_map)
+PAI_DLC_DIR = "pai-dlc"  # the PAI-DLC target's CreateJob payloads and pod logs
+NGC_DIR = "ngc"  # the NGC target's batch run requests and job logs
+BATCHCOMPUTE_DIR = "batchcompute"  # the BatchCompute target's job descriptions, instance logs
 DRY_RUN_DIR = "dry-run"  # what `submit --dry-run` would have submitted, for kinds without a folder
 
 # -- a subject's outputs -----------------------------------------------------------------------

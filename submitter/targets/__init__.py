@@ -25,6 +25,10 @@ TARGET_KINDS: dict[str, str] = {
     "command": ".command.target:CommandTarget",
     "deadline-cloud": ".deadline_cloud.target:DeadlineCloudTarget",
     "accsyn": ".accsyn.target:AccsynTarget",
+    # Cloud services, each through its own official SDK (imported on first use).
+    "pai-dlc": ".pai_dlc.target:PaiDlcTarget",
+    "ngc": ".ngc.target:NgcTarget",
+    "batchcompute": ".batchcompute.target:BatchComputeTarget",
 }
 
 

@@ -1,7 +1,7 @@
 """The plan file cluster nodes read: plan.json itself, or a copy with paths as the nodes see them.
 
 Shared by the targets whose nodes may mount the job directory somewhere else (`path_map`):
-SLURM, Grid Engine, HTCondor, Kubernetes, Ray.
+SLURM, Grid Engine, HTCondor, Kubernetes, Ray, and the cloud targets (container_line.NodeView).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The Alibaba Cloud BatchCompute target (kind: batchcompute), through the official `batchcompute` SDK."""

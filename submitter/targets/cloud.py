@@ -1,0 +1,85 @@
+"""What the cloud service targets (pai-dlc, ngc, batchcompute) share: reading their profile the
+same way (unknown keys refused, credentials never accepted, setup/envs normalised) and keeping
+their submissions in the job directory (JOBDIR/target.json, and each submission's exact request
+payloads in JOBDIR/<folder>/submission-N.json, written before anything is sent and also what
+`--dry-run` leaves)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..files.atomic import atomic_write_text
+from .base import TargetError
+
+if TYPE_CHECKING:
+    from ..files.jobdir import JobDir
+
+# Profile keys every cloud kind accepts besides its own (nodes.ClusterNodes reads the last three).
+COMMON_KEYS = frozenset({"kind", "name", "notify", "description", "blender", "python",
+                         "path_map"})
+
+
+# Where the Alibaba Cloud SDKs find credentials (pai-dlc and batchcompute).
+ALIBABA_CREDENTIALS = ("the Alibaba Cloud default chain (ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, "
+                       "~/.alibabacloud or ~/.aliyun config, an ECS RAM role)")
+
+
+def profile_values(kind: str, profile: dict[str, Any], names: Iterable[str],
+                   credentials: str) -> dict[str, Any]:
+    """The profile's values of `names` (None dropped), `setup` as a tuple of lines and `envs`
+    as strings; TargetError naming unknown keys and where credentials come from instead."""
+    names = set(names)
+    unknown = sorted(set(profile) - names - COMMON_KEYS)
+    if unknown:
+        raise TargetError(f"{kind} profile {profile.get('name', '')!r}: unknown key(s) "
+                          f"{', '.join(unknown)} (known: {', '.join(sorted(names | COMMON_KEYS))})"
+                          f"; credentials come from {credentials}, never the profile")
+    values = {k: v for k, v in profile.items() if k in names and v is not None}
+    setup = values.get("setup") or ()
+    if "setup" in names:
+        values["setup"] = tuple([setup] if isinstance(setup, str) else setup)
+    if "envs" in names:
+        envs = values.get("envs") or {}
+        if not isinstance(envs, dict):
+            raise TargetError(f"{kind} profile {profile.get('name', '')!r}: envs must map "
+                              "names to values")
+        values["envs"] = {str(k): str(v) for k, v in envs.items()}
+    return values
+
+
+class CloudSubmissions:
+    """Mixed into a cloud Target: its record in target.json and its request files."""
+
+    kind: ClassVar[str]
+    service: ClassVar[str]  # the service's name in messages
+    folder: ClassVar[str]  # JOBDIR/<folder>: request payloads, logs the service keeps
+
+    def _record(self, job: JobDir) -> dict[str, Any]:
+        record = job.target_record()
+        if record.get("kind") not in (None, self.kind):
+            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
+                              f"not {self.service}")
+        record.setdefault("kind", self.kind)
+        record.setdefault("submissions", [])
+        return record
+
+    def next_number(self, job: JobDir) -> int:
+        return len(self._record(job)["submissions"]) + 1
+
+    def write_requests(self, job: JobDir, number: int, data: Any) -> Path:
+        """JOBDIR/<folder>/submission-N.json: what submission N sends."""
+        folder = job.path / self.folder
+        folder.mkdir(exist_ok=True)
+        path = folder / f"submission-{number}.json"
+        atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+        return path
+
+    def service_log(self, job: JobDir, task_id: str, suffix: str, text: str) -> Path:
+        """Save what the service logged about a task as JOBDIR/<folder>/<task>.<suffix>."""
+        path = job.path / self.folder / f"{task_id}.{suffix}"
+        path.parent.mkdir(exist_ok=True)
+        atomic_write_text(path, text)
+        return path

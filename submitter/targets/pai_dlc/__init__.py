@@ -1,0 +1,1 @@
+"""The Alibaba Cloud PAI-DLC target (kind: pai-dlc), through the official SDK alibabacloud-pai-dlc20201203."""
