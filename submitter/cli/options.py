@@ -86,6 +86,25 @@ def parse_radius_range(text: str) -> list[float]:
     return values
 
 
+_LIST_OPTIONS = ("--elevations", "--radius-range")
+
+
+def glue_negative_lists(argv: list[str]) -> list[str]:
+    """`--elevations -15,0,30` -> `--elevations=-15,0,30`: argparse takes a value that starts
+    with '-' (and is not one plain number) for an option of its own."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _LIST_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and argv[i + 1][1:2].isdigit():
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def add_view_options(parser: argparse.ArgumentParser) -> None:
     """View layouts (model/views.py): rings, sphere, random views, field of view, orthographic."""
     d = RenderSettings()
