@@ -80,12 +80,6 @@ def _add_camera(scene: Any) -> Any:
     return cam
 
 
-def camera_intrinsics(cam: Any, width: int, height: int) -> orbit.Intrinsics:
-    """Pixel intrinsics of a Blender camera object at this resolution."""
-    d = cam.data
-    return orbit.intrinsics(d.lens, d.sensor_width, d.sensor_height, d.sensor_fit, width, height)
-
-
 def _own_the_pipeline(scene: Any, view_layer: Any) -> None:
     """One render of one view layer straight into RGB + the compositor's depth output."""
     r = scene.render

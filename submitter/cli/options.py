@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import Any
 
 from ..model.settings import ALWAYS_FORMATS, DEVICES, ENGINES, FORMATS, RenderSettings
 from ..model.views import LAYOUTS, SAMPLINGS
@@ -133,7 +134,7 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
                         "radius (no nerf-synthetic, colmap or opencv format)")
 
 
-def view_settings_from_args(args: argparse.Namespace) -> dict[str, object]:
+def view_settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The view-layout fields of RenderSettings from add_view_options() arguments."""
     return {"layout": args.layout, "elevations": args.elevations, "sampling": args.sampling,
             "hemisphere": args.hemisphere, "seed": args.seed, "radius_range": args.radius_range,
@@ -160,5 +161,5 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         radius=args.radius, elevation=args.elevation, engine=args.engine, samples=args.samples,
         device=args.device, rgb=args.rgb, depth=args.depth, poses=args.poses,
         transparent=args.transparent, formats=list(dict.fromkeys(args.formats or [])),
-        holdout=args.holdout, **view_settings_from_args(args),  # type: ignore[arg-type]
+        holdout=args.holdout, **view_settings_from_args(args),
     ).validate()

@@ -159,9 +159,9 @@ def test_opencv_colmap_and_3dgs_cameras_match_the_depth(rendered):
             c2w[:3, 1:3] *= -1  # 3DGS: Blender -> COLMAP axes
             w2c = np.linalg.inv(c2w)
 
-            def project(p, w2c=w2c):
+            def project(p, w2c=w2c, f=focal):
                 x, y, z = w2c[:3, :3] @ p + w2c[:3, 3]
-                return round(focal * x / z + W / 2 - 0.5), round(focal * y / z + H / 2 - 0.5), z
+                return round(f * x / z + W / 2 - 0.5), round(f * y / z + H / 2 - 0.5), z
 
             exr = _exr(out, frame["frame"])
             checked += _check(half, centres[frame["frame"]], project,
