@@ -1,6 +1,8 @@
-"""Orbit geometry: camera positions, look-at poses, intrinsics and the auto radius (pure math).
+"""Orbit geometry: one ring's poses, intrinsics, projection and the auto radius (pure math).
 
 No bpy here, so it is unit-tested anywhere and shared by the worker and the preview camera.
+Where the views of every layout sit (rings, sphere, random shells) and how the camera is
+turned, poles included, is submitter/model/views.py; this module re-exports what it needs.
 
 Conventions (the README repeats them):
 - Orbit frame k of N (k = 1..N) sits at azimuth 360*k/N degrees, so frame N is azimuth 0 and no

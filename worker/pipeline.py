@@ -228,12 +228,6 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     all_frames = settings.frame_list()
     mine = task.frames if task.frames is not None else all_frames
     poses = {k: views.view_pose(settings, k, rs.radius) for k in all_frames}
-    inside = orbit.views_inside_box(poses, box)
-    if inside:
-        raise SubjectError(
-            f"the camera of {len(inside)} view(s) (first: view {inside[0]}) sits inside the "
-            f"subject's bounding box at radius {rs.radius:.4g}: use a larger --radius"
-            + (" or --radius-range" if settings.layout == "random" else ""))
     if settings.poses:
         write_transforms(out, rs.intrinsics.to_dict(), [
             {"file_path": f"rgb/{frame_name(k)}.png", "depth_file_path": f"depth/{frame_name(k)}.exr",
@@ -248,6 +242,13 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
 
     # Resume: keep the frame files of these settings that exist.
     _claim_settings(task, subject)
+    # After the claim: the failure is recorded for these settings, never over other ones.
+    inside = orbit.views_inside_box(poses, box)
+    if inside:
+        raise SubjectError(
+            f"the camera of {len(inside)} view(s) (first: view {inside[0]}) sits inside the "
+            f"subject's bounding box at radius {rs.radius:.4g}: use a larger --radius"
+            + (" or --radius-range" if settings.layout == "random" else ""))
     todo = [k for k in mine if task.force or not _frame_done(out, k, settings)]
     t_setup = time.perf_counter() - started
     log(f"subject {subject.name}: static, centred by {[round(c, 4) for c in offset]}, radius "

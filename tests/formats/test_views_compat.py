@@ -105,3 +105,15 @@ def test_chunked_job_renders_what_one_task_renders_and_another_layout_is_refused
     result = json.loads((results["one"] / "result.json").read_text())
     assert result["status"] == "rendered" and result["views"]["seed"] == 4
     assert (results["one"] / "depth" / "0001.exr").read_bytes() == before
+
+
+def test_a_camera_inside_the_subject_fails_it_with_the_reason(cube, tmp_path):
+    path, _ = cube  # a 2-unit cube: a shell from 0.3 x radius 2 reaches inside it
+    assert cli.main(["render", path, "--out", str(tmp_path), "--resolution", "32x24",
+                     "--samples", "1", "--layout", "random", "--frames", "40", "--radius", "2",
+                     "--radius-range", "0.3,1"]) != 0
+    result = json.loads((tmp_path / "cube" / "result.json").read_text())
+    assert result["status"] == "failed"
+    assert "sits inside the subject's bounding box" in result["reason"]
+    assert "--radius-range" in result["reason"]
+    assert not (tmp_path / "cube" / "rgb").exists()  # nothing rendered
