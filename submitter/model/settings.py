@@ -63,6 +63,7 @@ class RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
         if not isinstance(self.frames, int) or self.frames < 1:
             raise SettingsError(f"--frames must be a whole number >= 1, got {self.frames!r}")
+        views.normalize(self)
         problem = views.views_problem(self)
         if problem:
             raise SettingsError(problem)

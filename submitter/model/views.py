@@ -25,10 +25,24 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .settings import RenderSettings
+
+class RenderSettings(Protocol):
+    """The fields of settings.RenderSettings that views read (no import: settings imports
+    this module to validate them)."""
+
+    frames: int
+    elevation: float
+    layout: str
+    elevations: list[float] | None
+    sampling: str
+    hemisphere: bool
+    seed: int
+    radius_range: list[float] | None
+    fov: float | None
+    ortho: bool
+    formats: list[str]
 
 LAYOUTS = ("ring", "sphere", "random")
 SAMPLINGS = ("fibonacci", "hammersley")
@@ -172,6 +186,20 @@ def layout_record(settings: RenderSettings) -> dict[str, object]:
 # --ortho rather than written as a perspective camera they would silently misread.
 PERSPECTIVE_ONLY_FORMATS = ("nerf-synthetic", "colmap", "opencv")
 MAX_RING_ELEVATION = 89.0  # a ring at the pole would be one position spun round
+
+
+def normalize(settings: RenderSettings) -> None:
+    """Whole numbers from a job spec (`elevations: [-15, 0, 30]`) become the floats the CLI
+    gives, so both hash alike; anything else is left for views_problem to name."""
+    def number(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    for name in ("elevations", "radius_range"):
+        values = getattr(settings, name)
+        if isinstance(values, list) and all(number(v) or isinstance(v, float) for v in values):
+            setattr(settings, name, [float(v) for v in values])
+    if number(settings.fov):
+        settings.fov = float(settings.fov)  # type: ignore[arg-type]
 
 
 def views_problem(settings: RenderSettings) -> str | None:

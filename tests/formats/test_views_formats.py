@@ -124,6 +124,9 @@ def test_opencv_colmap_and_3dgs_cameras_match_the_depth(rendered):
     name, out, half = rendered
     if name == "ortho":
         assert not (out / "opencv_cameras.json").exists() and not (out / "colmap").exists()
+        for refused in ("colmap", "opencv", "nerf-synthetic"):  # export refuses them too
+            assert cli.main(["export", str(out), "--format", refused]) != 0
+        assert not (out / "opencv_cameras.json").exists() and not (out / "colmap").exists()
         return
     meta = _json(out / "transforms.json")
     centres = {f["frame"]: view_centre(meta, f) for f in meta["frames"]}

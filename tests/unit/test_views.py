@@ -195,6 +195,9 @@ def test_view_settings_are_checked_and_hashed():
         with pytest.raises(SettingsError, match=message):
             RenderSettings(**kw).validate()
     RenderSettings(ortho=True, formats=[]).validate()  # nerfstudio + depth16 only: fine
+    # a job spec's whole numbers hash like the CLI's floats
+    assert RenderSettings(elevations=[-15, 0, 30], fov=60).validate().settings_hash() == \
+        RenderSettings(elevations=[-15.0, 0.0, 30.0], fov=60.0).validate().settings_hash()
 
 
 def test_layout_is_recorded_for_a_rerun():
