@@ -41,7 +41,8 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     d = RenderSettings()
     g = parser.add_argument_group("orbit render")
     g.add_argument("--frames", type=int, default=d.frames,
-                   help="frames in one full revolution; frame k at azimuth 360*k/N (default %(default)s)")
+                   help="frames in one full revolution; frame k at azimuth 360*k/N (default "
+                        "%(default)s); with --layout sphere or random: the number of views")
     g.add_argument("--frame-range", metavar="SPEC", default=None,
                    help="render only these frames of the orbit, e.g. '1-10,20,30-90x5'")
     g.add_argument("--resolution", type=parse_resolution, default=(d.width, d.height), metavar="WxH",

@@ -12,6 +12,7 @@ import pytest
 from format_truth import view_centre, visible_face_points
 from orbitfarm.submitter import cli, jobs
 from orbitfarm.submitter.files.imageio import read_depth_exr
+from orbitfarm.submitter.jobs.preflight import PreflightReport
 from orbitfarm.submitter.model.settings import RenderSettings
 
 pytestmark = [pytest.mark.render, pytest.mark.compat]
@@ -80,7 +81,10 @@ def test_chunked_job_renders_what_one_task_renders_and_another_layout_is_refused
                     radius_range=[1.0, 1.4])
     results = {}
     for name, chunk in (("one", None), ("chunked", 2)):
+        # Not packed, no tracing: the compat venvs have no blender-asset-tracer (and the cube
+        # needs no files); the chunks are the job's tasks all the same.
         job = jobs.submit(jobs.SubmitRequest(files=[path], out=str(tmp_path / name), chunk=chunk,
+                                             pack=False, preflight=PreflightReport(),
                                              settings=RenderSettings(**settings)))
         assert len(job.task_ids()) == (1 if chunk is None else 3)
         st = jobs.wait(job, interval=0.3, timeout=240)
