@@ -105,7 +105,7 @@ class RenderSettings:
         return self.samples if self.samples is not None else DEFAULT_SAMPLES[self.engine]
 
     def frame_list(self) -> list[int]:
-        """The frames this render covers (frame_range within 1..frames)."""
+        """The frames this render covers (frame_range within 1..view_count)."""
         return parse_frame_spec(self.frame_range, self.view_count)
 
     @property

@@ -234,7 +234,7 @@ def views_problem(settings: RenderSettings) -> str | None:
         return f"--fov must be 1..170 degrees, got {settings.fov!r}"
     if settings.ortho and settings.fov is not None:
         return "--fov is a perspective camera's angle; an --ortho camera has none"
-    refused = [f for f in settings.formats if f in PERSPECTIVE_ONLY_FORMATS]
+    refused = [f for f in settings.formats or [] if f in PERSPECTIVE_ONLY_FORMATS]
     if settings.ortho and refused:
         return (f"--format {', '.join(refused)} has no orthographic camera model: its readers "
                 "would take the views for perspective ones; drop --ortho or that format")
