@@ -207,3 +207,26 @@ def test_layout_is_recorded_for_a_rerun():
                       "radius_range": [1.0, 1.5], "projection": "perspective"}
     ring = views.layout_record(_settings(frames=4, elevations=[0.0, 20.0], fov=50.0))
     assert ring["elevations"] == [0.0, 20.0] and ring["views"] == 8 and ring["fov"] == 50.0
+
+
+def test_rings_chunk_over_every_view_and_the_plan_reads_back(tmp_path):
+    from orbitfarm.submitter.model.plan import Plan, make_plan
+    from orbitfarm.submitter.model.task import Subject
+
+    s = _settings(frames=3, elevations=[-15.0, 0.0, 30.0])
+    subject = Subject(blend=str(tmp_path / "s.blend"), out=str(tmp_path / "out"), name="s")
+    plan = make_plan("j", s, [subject], chunk=4)
+    assert plan.chunks == [[1, 2, 3, 4], [5, 6, 7, 8], [9]]  # 3 rings x 3 views
+    plan.write(tmp_path / "plan.json")
+    again = Plan.read(tmp_path / "plan.json")
+    assert again.chunks == plan.chunks and again.settings.to_dict() == s.to_dict()
+    assert [again.worker_task(i, tmp_path).frames for i in range(3)] == plan.chunks
+    # a job spec's settings (JobSpec reads them with from_dict): YAML whole numbers, the same
+    # settings as the CLI's
+    import yaml
+
+    from_yaml = RenderSettings.from_dict(yaml.safe_load(
+        "frames: 3\nlayout: ring\nelevations: [-15, 0, 30]\n"))
+    assert from_yaml.settings_hash() == s.settings_hash() and from_yaml.view_count == 9
+    with pytest.raises(SettingsError, match="--seed"):
+        RenderSettings.from_dict(yaml.safe_load("layout: random\nseed: lots\n"))
