@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import bpy
 
 from .. import __package__ as base_package
-from ..submitter.model.settings import FORMATS, RenderSettings
+from ..submitter.model.settings import FORMATS, RenderSettings, SettingsError
 
 ONLINE_HINT = (
     "enable Preferences › System › Network › Allow Online Access (or start Blender with "
@@ -96,6 +96,7 @@ def settings_from_props(props: Any) -> RenderSettings:
         margin=_f(props.margin),
         formats=[f for f in FORMATS if f in props.formats],
         holdout=props.holdout,
+        **view_settings(props),
     ).validate()
 
 
@@ -117,6 +118,36 @@ def props_from_settings(props: Any, settings: RenderSettings) -> None:
     props.margin = settings.margin
     props.formats = set(settings.formats)
     props.holdout = settings.holdout
+    view_props(props, settings)
+
+
+def view_settings(props: Any) -> dict[str, Any]:
+    """The view-layout fields of RenderSettings from the scene's properties."""
+    try:
+        elevations = [_f(float(e)) for e in props.elevations.split(",") if e.strip()]
+    except ValueError:
+        raise SettingsError(f"Rings must be degrees separated by commas, e.g. -15,0,30; got "
+                            f"{props.elevations!r}") from None
+    random = props.layout == "random"
+    return {
+        "layout": props.layout, "elevations": elevations if props.layout == "ring" and
+        elevations else None, "sampling": props.sampling, "hemisphere": props.hemisphere,
+        "seed": props.seed, "radius_range": [_f(props.radius_min), _f(props.radius_max)]
+        if random and (props.radius_min, props.radius_max) != (1.0, 1.0) else None,
+        "fov": _f(props.fov) if props.use_fov and not props.ortho else None,
+        "ortho": props.ortho,
+    }
+
+
+def view_props(props: Any, settings: RenderSettings) -> None:
+    """Write the view-layout fields of RenderSettings into the scene's properties."""
+    props.layout, props.sampling = settings.layout, settings.sampling
+    props.elevations = ",".join(f"{e:g}" for e in settings.elevations or [])
+    props.hemisphere, props.seed, props.ortho = settings.hemisphere, settings.seed, settings.ortho
+    props.radius_min, props.radius_max = settings.radius_range or (1.0, 1.0)
+    props.use_fov = settings.fov is not None
+    if settings.fov is not None:
+        props.fov = settings.fov
 
 
 # ---- targets ---------------------------------------------------------------------------------

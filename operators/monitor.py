@@ -71,7 +71,7 @@ def describe(job: Any) -> str:
     names = [Path(source).stem for source in job.spec.sources] or ["?"]
     settings = job.settings
     subjects = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
-    frames = f"{settings.frames} frames"
+    frames = f"{settings.view_count} frames"
     if settings.frame_range:
         frames += f" ({settings.frame_range})"
     return f"{subjects} · {frames}"

@@ -29,7 +29,7 @@ class ORBITFARM_OT_preview_orbit(Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"Orbit preview: camera '{camera.name}' over frames 1-"
-                    f"{settings.frames}; scrub the timeline to follow it")
+                    f"{settings.view_count}; scrub the timeline to follow it")
         return {"FINISHED"}
 
 
@@ -69,7 +69,7 @@ def follow_settings(context: bpy.types.Context) -> None:
         runtime.error = f"Preview removed: {exc}"
         return
     # Stay on the frame the artist was looking at when it still exists.
-    if 1 <= frame <= settings.frames:
+    if 1 <= frame <= settings.view_count:
         scene.frame_set(frame)
 
 

@@ -197,6 +197,54 @@ class ORBITFARM_PG_settings(PropertyGroup):
         subtype="PERCENTAGE", get=_get_margin_percent, set=_set_margin_percent, min=0.0,
         soft_max=200.0, precision=0, update=_follow_preview,
     )
+    # ---- view layouts (submitter/model/views.py); bridge.view_settings reads them ----------
+    layout: EnumProperty(
+        name="Views",
+        items=[("ring", "Rings", "Frames views per ring around the subject, one ring per "
+                "elevation"),
+               ("sphere", "Sphere", "Frames views spread evenly over the sphere"),
+               ("random", "Random", "Frames seeded random views on a sphere or shell")],
+        default=_DEFAULTS.layout, update=_follow_preview,
+    )
+    elevations: StringProperty(
+        name="Rings", description="Elevations of several rings in degrees, e.g. -15,0,30 "
+        "(empty: one ring at Elevation)", default="", update=_follow_preview,
+    )
+    sampling: EnumProperty(
+        name="Sampling",
+        items=[("fibonacci", "Fibonacci", "Fibonacci spiral"),
+               ("hammersley", "Hammersley", "Hammersley point set (view 1 on the pole)")],
+        default=_DEFAULTS.sampling, update=_follow_preview,
+    )
+    hemisphere: BoolProperty(
+        name="Upper Hemisphere", description="Only views above the subject's centre plane",
+        default=_DEFAULTS.hemisphere, update=_follow_preview,
+    )
+    seed: IntProperty(name="Seed", description="Random views are a pure function of the seed",
+                      default=_DEFAULTS.seed, min=0, update=_follow_preview)
+    radius_min: FloatProperty(
+        name="Distance Min", description="Nearest random view, as a multiple of the radius",
+        default=(_DEFAULTS.radius_range or [1.0, 1.0])[0], min=0.01, soft_max=10.0,
+        update=_follow_preview,
+    )
+    radius_max: FloatProperty(
+        name="Max", description="Farthest random view, as a multiple of the radius",
+        default=(_DEFAULTS.radius_range or [1.0, 1.0])[1], min=0.01, soft_max=10.0,
+        update=_follow_preview,
+    )
+    use_fov: BoolProperty(name="Field of View", description="Set the field of view (off: a "
+                          "50 mm lens on a 36 mm sensor)", default=_DEFAULTS.fov is not None,
+                          update=_follow_preview)
+    fov: FloatProperty(
+        name="Field of View", description="Degrees across the wider image side; the auto "
+        "radius fits it", default=_DEFAULTS.fov or 40.0, min=1.0, max=170.0,
+        update=_follow_preview,
+    )
+    ortho: BoolProperty(
+        name="Orthographic", description="Orthographic camera, scaled to fit the subject (no "
+        "nerf-synthetic, colmap or opencv format)", default=_DEFAULTS.ortho,
+        update=_follow_preview,
+    )
     output_dir: StringProperty(
         name="Output",
         description="Folder the dataset goes to (empty: the default output root in preferences)",

@@ -31,6 +31,7 @@ def draw_orbit(context: bpy.types.Context, layout: Any) -> None:
     else:
         col.prop(s, "margin_percent")
     col.prop(s, "elevation_angle")
+    draw_views(s, col)
     sub = col.column(align=True)
     sub.prop(s, "width", text="Resolution X")
     sub.prop(s, "height", text="Y")
@@ -45,6 +46,29 @@ def draw_orbit(context: bpy.types.Context, layout: Any) -> None:
     row.operator("orbitfarm.preview_orbit", icon="CAMERA_DATA")
     row.operator("orbitfarm.remove_preview", icon="X", text="")
     layout.operator("orbitfarm.reset_settings", icon="LOOP_BACK")
+
+
+def draw_views(s: Any, col: Any) -> None:
+    """View layout: rings, sphere or random views; field of view or orthographic."""
+    col.prop(s, "layout")
+    if s.layout == "ring":
+        col.prop(s, "elevations", placeholder="e.g. -15,0,30")
+    if s.layout == "sphere":
+        col.prop(s, "sampling")
+    if s.layout in ("sphere", "random"):
+        col.prop(s, "hemisphere")
+    if s.layout == "random":
+        col.prop(s, "seed")
+        sub = col.column(align=True)
+        sub.prop(s, "radius_min")
+        sub.prop(s, "radius_max")
+    col.prop(s, "ortho")
+    row = col.row(heading="Field of View")
+    row.active = not s.ortho
+    row.prop(s, "use_fov", text="")
+    sub = row.row()
+    sub.active = s.use_fov and not s.ortho
+    sub.prop(s, "fov", text="")
 
 
 def draw_outputs(context: bpy.types.Context, layout: Any) -> None:

@@ -1,6 +1,8 @@
-"""Orbit geometry: camera positions, look-at poses, intrinsics and the auto radius (pure math).
+"""Orbit geometry: one ring's poses, intrinsics, projection and the auto radius (pure math).
 
 No bpy here, so it is unit-tested anywhere and shared by the worker and the preview camera.
+Where the views of every layout sit (rings, sphere, random shells) and how the camera is
+turned, poles included, is submitter/model/views.py; this module re-exports what it needs.
 
 Conventions (the README repeats them):
 - Orbit frame k of N (k = 1..N) sits at azimuth 360*k/N degrees, so frame N is azimuth 0 and no
@@ -21,10 +23,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-Matrix4 = list[list[float]]
-Vec3 = tuple[float, float, float]
+from ..submitter.model.views import (  # noqa: F401 (camera_position: re-exported)
+    Matrix4,
+    Vec3,
+    camera_position,
+    pose_from_angles,
+)
 
 
 def orbit_azimuth(frame: int, frames: int) -> float:
@@ -32,49 +38,19 @@ def orbit_azimuth(frame: int, frames: int) -> float:
     return (360.0 * frame / frames) % 360.0
 
 
-def camera_position(azimuth_deg: float, elevation_deg: float, radius: float) -> Vec3:
-    """Camera position on the orbit sphere (see the module docstring for the convention)."""
-    a, e = math.radians(azimuth_deg), math.radians(elevation_deg)
-    return (radius * math.cos(e) * math.sin(a), -radius * math.cos(e) * math.cos(a),
-            radius * math.sin(e))
-
-
-def _norm(v: Sequence[float]) -> Vec3:
-    length = math.sqrt(sum(c * c for c in v))
-    if length == 0:
-        raise ValueError("zero-length vector")
-    return (v[0] / length, v[1] / length, v[2] / length)
-
-
-def _cross(a: Sequence[float], b: Sequence[float]) -> Vec3:
-    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
-
-
-def look_at(position: Sequence[float], target: Sequence[float] = (0.0, 0.0, 0.0),
-            up: Sequence[float] = (0.0, 0.0, 1.0)) -> Matrix4:
-    """Camera-to-world matrix of a camera at `position` looking at `target` (-Z forward, +Y up)."""
-    back = _norm([p - t for p, t in zip(position, target, strict=False)])  # camera +Z points away from target
-    right = _norm(_cross(up, back))
-    cam_up = _cross(back, right)
-    return [
-        [right[0], cam_up[0], back[0], float(position[0])],
-        [right[1], cam_up[1], back[1], float(position[1])],
-        [right[2], cam_up[2], back[2], float(position[2])],
-        [0.0, 0.0, 0.0, 1.0],
-    ]
-
-
 def orbit_pose(frame: int, frames: int, elevation_deg: float, radius: float,
                center: Sequence[float] = (0.0, 0.0, 0.0)) -> Matrix4:
-    """Camera-to-world matrix of orbit frame `frame`, orbiting `center`."""
-    pos = camera_position(orbit_azimuth(frame, frames), elevation_deg, radius)
-    world = tuple(p + c for p, c in zip(pos, center, strict=False))
-    return look_at(world, center)
+    """Camera-to-world matrix of orbit frame `frame` of one ring, orbiting `center`."""
+    return pose_from_angles(orbit_azimuth(frame, frames), elevation_deg, radius, center)
 
 
 @dataclass(frozen=True)
 class Intrinsics:
-    """Pinhole intrinsics in pixels (transforms.json's fl_x fl_y cx cy w h)."""
+    """Pinhole intrinsics in pixels (transforms.json's fl_x fl_y cx cy w h).
+
+    Orthographic cameras keep the same keys with fl_x, fl_y in pixels per scene unit: a camera
+    point (x, y) lands on u = cx + fl_x x, v = cy - fl_y y whatever its depth.
+    """
 
     fl_x: float
     fl_y: float
@@ -82,12 +58,14 @@ class Intrinsics:
     cy: float
     w: int
     h: int
+    orthographic: bool = False
 
     def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return {"fl_x": self.fl_x, "fl_y": self.fl_y, "cx": self.cx, "cy": self.cy,
+                "w": self.w, "h": self.h}
 
     def half_fov(self) -> tuple[float, float]:
-        """Half field of view (radians) horizontally and vertically."""
+        """Half field of view (radians) horizontally and vertically (perspective only)."""
         return math.atan(self.w / 2 / self.fl_x), math.atan(self.h / 2 / self.fl_y)
 
 
@@ -113,10 +91,24 @@ def intrinsics(lens_mm: float, sensor_width: float, sensor_height: float, sensor
     return Intrinsics(fl_x, fl_y, width / 2.0, height / 2.0, width, height)
 
 
+def orthographic_intrinsics(bound_radius: float, margin: float, width: int,
+                            height: int) -> tuple[Intrinsics, float]:
+    """Orthographic camera fitted like auto_radius: the bounding sphere fills 1/margin of the
+    narrower image side. Returns the intrinsics and Blender's ortho_scale (the wider side's
+    extent in scene units, as sensor fit AUTO measures it)."""
+    narrow_extent = 2.0 * margin * max(bound_radius, 1e-6)
+    per_unit = min(width, height) / narrow_extent
+    ortho_scale = max(width, height) / per_unit
+    return Intrinsics(per_unit, per_unit, width / 2.0, height / 2.0, width, height,
+                      orthographic=True), ortho_scale
+
+
 def auto_radius(bound_radius: float, intr: Intrinsics, margin: float) -> float:
     """Distance at which a sphere of `bound_radius` fills 1/margin of the narrower field of view."""
-    half = min(intr.half_fov())
     bound_radius = max(bound_radius, 1e-6)
+    if intr.orthographic:  # no perspective to fit: far enough out to see the whole sphere
+        return 2.0 * margin * bound_radius
+    half = min(intr.half_fov())
     return margin * bound_radius / math.sin(half)
 
 
@@ -137,11 +129,21 @@ def project(point: Sequence[float], c2w: Matrix4, intr: Intrinsics) -> tuple[flo
     depth = -z
     if depth <= 0:
         raise ValueError("point is behind the camera")
-    return intr.cx + intr.fl_x * x / depth, intr.cy - intr.fl_y * y / depth, depth
+    scale = 1.0 if intr.orthographic else depth
+    return intr.cx + intr.fl_x * x / scale, intr.cy - intr.fl_y * y / scale, depth
 
 
 def unproject(u: float, v: float, depth: float, c2w: Matrix4, intr: Intrinsics) -> Vec3:
     """(u, v, planar depth) -> world point; inverse of project()."""
-    cam = ((u - intr.cx) / intr.fl_x * depth, -(v - intr.cy) / intr.fl_y * depth, -depth)
+    scale = 1.0 if intr.orthographic else depth
+    cam = ((u - intr.cx) / intr.fl_x * scale, -(v - intr.cy) / intr.fl_y * scale, -depth)
     return tuple(sum(c2w[r][k] * cam[k] for k in range(3)) + c2w[r][3]  # type: ignore
                  for r in range(3))
+
+
+def views_inside_box(poses: dict[int, Matrix4], box: tuple[Sequence[float], Sequence[float]]
+                     ) -> list[int]:
+    """The views (sorted) whose camera centre lies inside the axis-aligned box (min, max)."""
+    lo, hi = box
+    return sorted(k for k, pose in poses.items()
+                  if all(lo[i] <= pose[i][3] <= hi[i] for i in range(3)))

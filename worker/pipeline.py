@@ -15,11 +15,13 @@ import bpy
 
 from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
 from ..submitter.formats import write_formats
+from ..submitter.model import views
 from ..submitter.model.settings import RenderSettings
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
 from .animation import detect_animation
 from .bounds import BoundsError, stable_world_bbox
+from .camera import camera_record
 from .checks import FrameCheck, check_frame, subject_in_view
 from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
@@ -225,25 +227,28 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     warnings += rs.warnings
     all_frames = settings.frame_list()
     mine = task.frames if task.frames is not None else all_frames
-    poses = {k: orbit.orbit_pose(k, settings.frames, settings.elevation, rs.radius)
-             for k in all_frames}
+    poses = {k: views.view_pose(settings, k, rs.radius) for k in all_frames}
     if settings.poses:
         write_transforms(out, rs.intrinsics.to_dict(), [
             {"file_path": f"rgb/{frame_name(k)}.png", "depth_file_path": f"depth/{frame_name(k)}.exr",
-             "frame": k, "azimuth": orbit.orbit_azimuth(k, settings.frames),
-             "elevation": settings.elevation, "transform_matrix": poses[k]}
+             "frame": k, **views.view_point(settings, k).record(), "transform_matrix": poses[k]}
             for k in all_frames
-        ], {
+        ], {**camera_record(rs.intrinsics),
             "camera_model": "OPENGL", "camera_convention": "blender (-Z forward, +Y up)",
-            "camera_angle_x": 2 * rs.intrinsics.half_fov()[0],
-            "camera_angle_y": 2 * rs.intrinsics.half_fov()[1],
             "radius": rs.radius, "centering_offset": offset, "original_center": original_center,
             "depth": "planar, scene units", "no_hit_depth": NO_HIT_DEPTH,
-            "settings_hash": settings.settings_hash(),
+            "settings_hash": settings.settings_hash(), "views": views.layout_record(settings),
         })
 
     # Resume: keep the frame files of these settings that exist.
     _claim_settings(task, subject)
+    # After the claim: the failure is recorded for these settings, never over other ones.
+    inside = orbit.views_inside_box(poses, box)
+    if inside:
+        raise SubjectError(
+            f"the camera of {len(inside)} view(s) (first: view {inside[0]}) sits inside the "
+            f"subject's bounding box at radius {rs.radius:.4g}: use a larger --radius"
+            + (" or --radius-range" if settings.layout == "random" else ""))
     todo = [k for k in mine if task.force or not _frame_done(out, k, settings)]
     t_setup = time.perf_counter() - started
     log(f"subject {subject.name}: static, centred by {[round(c, 4) for c in offset]}, radius "
@@ -251,7 +256,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         f"(load {t_load:.2f}s, ready {t_setup:.2f}s)")
     common = {"animation": [], "centering_offset": offset, "original_center": original_center,
               "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict(),
-              "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked}
+              "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked,
+              "views": views.layout_record(settings)}
     status = "rendered"
     if not todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)

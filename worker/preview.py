@@ -12,17 +12,19 @@ from typing import Any
 import bpy
 from mathutils import Matrix
 
+from ..submitter.model import views
 from ..submitter.model.settings import RenderSettings
 from . import orbit
 from .bounds import world_bbox
-from .render import camera_intrinsics
+from .camera import configure_camera
 
 TAG = "orbitfarm_preview"  # custom property on everything add_preview creates
 _SAVED = "orbitfarm_preview_saved"  # scene property: what to restore
 
 
 def add_preview(scene: Any, settings: RenderSettings) -> Any:
-    """Build the animated orbit camera (frames 1..N), make it scene.camera; return it."""
+    """Build the animated orbit camera (a key per view, 1..view_count), make it scene.camera;
+    return it. Lens, orthographic scale and views are the worker's (camera.py, views.py)."""
     remove_preview(scene)
     box = world_bbox(scene)
     if box is None:
@@ -33,10 +35,7 @@ def add_preview(scene: Any, settings: RenderSettings) -> Any:
     cam = bpy.data.objects.new(TAG, data)
     cam[TAG] = True
     scene.collection.objects.link(cam)
-    intr = camera_intrinsics(cam, settings.width, settings.height)
-    bound = orbit.bounding_radius(*box)
-    radius = settings.radius or orbit.auto_radius(bound, intr, settings.margin)
-    data.clip_end = max(data.clip_end, 4.0 * (radius + bound))
+    _, radius = configure_camera(cam, settings, orbit.bounding_radius(*box))
 
     r = scene.render
     scene[_SAVED] = {
@@ -46,8 +45,8 @@ def add_preview(scene: Any, settings: RenderSettings) -> Any:
         "resolution": [r.resolution_x, r.resolution_y, r.resolution_percentage],
     }
     previous_euler = None
-    for k in range(1, settings.frames + 1):
-        pose = Matrix(orbit.orbit_pose(k, settings.frames, settings.elevation, radius, center))
+    for k in range(1, settings.view_count + 1):
+        pose = Matrix(views.view_pose(settings, k, radius, center))
         cam.location = pose.to_translation()
         # Compatible eulers: no 360-degree flips between neighbouring keys.
         euler = pose.to_euler("XYZ", previous_euler) if previous_euler else pose.to_euler("XYZ")
@@ -58,10 +57,10 @@ def add_preview(scene: Any, settings: RenderSettings) -> Any:
     if cam.animation_data and cam.animation_data.action:
         cam.animation_data.action[TAG] = True
     scene.camera = cam
-    scene.frame_start, scene.frame_end = 1, settings.frames
+    scene.frame_start, scene.frame_end = 1, settings.view_count
     r.resolution_x, r.resolution_y, r.resolution_percentage = (settings.width, settings.height,
                                                                100)
-    scene.frame_set(settings.frames)  # frame N: azimuth 0, the front view
+    scene.frame_set(settings.frames)  # one ring: frame N, azimuth 0, the front view
     return cam
 
 

@@ -25,6 +25,7 @@ from ..submitter.formats.exr_channel import name_depth_channel
 from ..submitter.model.settings import RenderSettings
 from . import compat, orbit
 from .blenderlog import blender_output
+from .camera import configure_camera
 from .gpu import configure_cycles_device
 from .results import NO_HIT_DEPTH
 
@@ -77,12 +78,6 @@ def _add_camera(scene: Any) -> Any:
     scene.collection.objects.link(cam)
     scene.camera = cam
     return cam
-
-
-def camera_intrinsics(cam: Any, width: int, height: int) -> orbit.Intrinsics:
-    """Pixel intrinsics of a Blender camera object at this resolution."""
-    d = cam.data
-    return orbit.intrinsics(d.lens, d.sensor_width, d.sensor_height, d.sensor_fit, width, height)
 
 
 def _own_the_pipeline(scene: Any, view_layer: Any) -> None:
@@ -147,12 +142,7 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
     scene.render.use_motion_blur = False
 
     cam = _add_camera(scene)
-    intr = camera_intrinsics(cam, settings.width, settings.height)
-    radius = settings.radius or orbit.auto_radius(bound_radius, intr, settings.margin)
-    # Clip range: everything within the bounding sphere, wherever the camera sits.
-    cam.data.clip_start = max(1e-4, min(0.1, (radius - bound_radius) * 0.01)) if radius > \
-        bound_radius else 1e-4
-    cam.data.clip_end = max(1000.0, 4.0 * (radius + bound_radius))
+    intr, radius = configure_camera(cam, settings, bound_radius)  # lens, radius, clip range
 
     tmp_dir.mkdir(parents=True, exist_ok=True)
     pattern = None

@@ -12,6 +12,7 @@ from ..targets.base import TargetError
 from . import export as cmd_export
 from . import jobs as cmd_jobs
 from . import render as cmd_render
+from .options import glue_negative_lists
 
 
 class UserError(Exception):
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(glue_negative_lists(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as exc:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import Any
 
 from ..model.settings import ALWAYS_FORMATS, DEVICES, ENGINES, FORMATS, RenderSettings
+from ..model.views import LAYOUTS, SAMPLINGS
 
 _RES = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -39,7 +41,8 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     d = RenderSettings()
     g = parser.add_argument_group("orbit render")
     g.add_argument("--frames", type=int, default=d.frames,
-                   help="frames in one full revolution; frame k at azimuth 360*k/N (default %(default)s)")
+                   help="frames in one full revolution; frame k at azimuth 360*k/N (default "
+                        "%(default)s); with --layout sphere or random: the number of views")
     g.add_argument("--frame-range", metavar="SPEC", default=None,
                    help="render only these frames of the orbit, e.g. '1-10,20,30-90x5'")
     g.add_argument("--resolution", type=parse_resolution, default=(d.width, d.height), metavar="WxH",
@@ -61,6 +64,82 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--transparent", action="store_true",
                    help="RGBA PNGs with a transparent background instead of the scene's world")
     add_format_options(parser)
+    add_view_options(parser)
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be numbers separated by commas, got "
+                                         f"{text!r}") from None
+
+
+def parse_elevations(text: str) -> list[float]:
+    """'-15,0,30' -> [-15.0, 0.0, 30.0]."""
+    return _floats(text, "--elevations")
+
+
+def parse_radius_range(text: str) -> list[float]:
+    """'1,1.5' -> [1.0, 1.5]."""
+    values = _floats(text, "--radius-range")
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"--radius-range must be MIN,MAX, got {text!r}")
+    return values
+
+
+_LIST_OPTIONS = ("--elevations", "--radius-range")
+
+
+def glue_negative_lists(argv: list[str]) -> list[str]:
+    """`--elevations -15,0,30` -> `--elevations=-15,0,30`: argparse takes a value that starts
+    with '-' (and is not one plain number) for an option of its own."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _LIST_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and argv[i + 1][1:2].isdigit():
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def add_view_options(parser: argparse.ArgumentParser) -> None:
+    """View layouts (model/views.py): rings, sphere, random views, field of view, orthographic."""
+    d = RenderSettings()
+    g = parser.add_argument_group("view layout")
+    g.add_argument("--layout", choices=LAYOUTS, default=d.layout,
+                   help="ring: --frames views per ring; sphere: --frames views spread over the "
+                        "sphere; random: --frames seeded random views (default %(default)s)")
+    g.add_argument("--elevations", type=parse_elevations, default=None, metavar="DEG,DEG,...",
+                   help="ring layout: one ring of --frames views per elevation, e.g. -15,0,30 "
+                        "(views numbered ring by ring)")
+    g.add_argument("--sampling", choices=SAMPLINGS, default=d.sampling,
+                   help="sphere layout: Fibonacci spiral or Hammersley points (default %(default)s)")
+    g.add_argument("--hemisphere", action="store_true",
+                   help="sphere and random layouts: upper hemisphere only (elevation >= 0)")
+    g.add_argument("--seed", type=int, default=d.seed,
+                   help="random layout: the views are a pure function of the seed "
+                        "(default %(default)s)")
+    g.add_argument("--radius-range", type=parse_radius_range, default=None, metavar="MIN,MAX",
+                   help="random layout: camera distances in a shell from MIN to MAX times the "
+                        "radius (default 1,1: on the sphere)")
+    g.add_argument("--fov", type=float, default=None, metavar="DEG",
+                   help="field of view across the wider image side; the auto radius fits it "
+                        "(default: a 50 mm lens on a 36 mm sensor, 39.6 degrees)")
+    g.add_argument("--ortho", action="store_true",
+                   help="orthographic camera, its scale fitted to the subject like the auto "
+                        "radius (no nerf-synthetic, colmap or opencv format)")
+
+
+def view_settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The view-layout fields of RenderSettings from add_view_options() arguments."""
+    return {"layout": args.layout, "elevations": args.elevations, "sampling": args.sampling,
+            "hemisphere": args.hemisphere, "seed": args.seed, "radius_range": args.radius_range,
+            "fov": args.fov, "ortho": args.ortho}
 
 
 def add_format_options(parser: argparse.ArgumentParser) -> None:
@@ -83,5 +162,5 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         radius=args.radius, elevation=args.elevation, engine=args.engine, samples=args.samples,
         device=args.device, rgb=args.rgb, depth=args.depth, poses=args.poses,
         transparent=args.transparent, formats=list(dict.fromkeys(args.formats or [])),
-        holdout=args.holdout,
+        holdout=args.holdout, **view_settings_from_args(args),
     ).validate()

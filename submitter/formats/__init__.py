@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..files.result import locked
 from ..model.settings import ALWAYS_FORMATS, DEFAULT_HOLDOUT, FORMATS
+from ..model.views import PERSPECTIVE_ONLY_FORMATS
 from .cameras import FormatError, load_cameras, rendered_views
 from .colmap import write_colmap
 from .depth16 import write_depth16
@@ -36,6 +37,10 @@ def write_formats(subject_dir: str | Path, formats: list[str] | tuple[str, ...] 
     out = Path(subject_dir)
     with locked(out):
         cams = load_cameras(out)
+        refused = [f for f in wanted if f in PERSPECTIVE_ONLY_FORMATS]
+        if cams.orthographic and refused:
+            raise FormatError(f"{out}: orthographic views; {', '.join(refused)} has no "
+                              "orthographic camera model (README, View layouts)")
         warnings: list[str] = []
         views = rendered_views(cams)
         for view in views:  # OpenCV-readable depth channel name (see exr_channel.py)

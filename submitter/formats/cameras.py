@@ -79,6 +79,11 @@ class Cameras:
     meta: dict[str, Any]  # transforms.json as read (orbitfarm's extra keys are kept)
 
     @property
+    def orthographic(self) -> bool:
+        """An orthographic camera (--ortho): fl_x, fl_y are pixels per scene unit."""
+        return self.meta.get("camera_projection") == "orthographic"
+
+    @property
     def camera_angle_x(self) -> float:
         return 2.0 * math.atan(self.w / (2.0 * self.fl_x))
 

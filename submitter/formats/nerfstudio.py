@@ -17,6 +17,9 @@ from ..files.layout import TRANSFORMS_FILE
 from .cameras import Cameras, depth16_rel, rendered_views
 
 CAMERA_MODEL = "OPENCV"  # with zero distortion: what ns-process-data writes for a pinhole
+# nerfstudio's orthographic model: the ray of pixel (u, v) starts at ((u - cx) / fx,
+# -(v - cy) / fy, 0) in camera axes and runs down -Z, so fx, fy are pixels per scene unit.
+ORTHO_CAMERA_MODEL = "ORTHOPHOTO"
 DEPTH_UNIT_SCALE_FACTOR = 1e-3  # nerfstudio's default: depth16 holds millimetres
 
 
@@ -24,10 +27,12 @@ def nerfstudio_transforms(cams: Cameras, depth16: bool) -> dict[str, Any]:
     """The transforms.json content: every frame of the orbit (rendered or not yet)."""
     data = dict(cams.meta)
     data.update({
-        "camera_model": CAMERA_MODEL, "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,
+        "camera_model": ORTHO_CAMERA_MODEL if cams.orthographic else CAMERA_MODEL,
+        "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,
         "camera_convention": "opengl (nerfstudio/Blender): +X right, +Y up, looking down -Z",
-        "camera_angle_x": cams.camera_angle_x,
     })
+    if not cams.orthographic:  # an orthographic camera has no angle
+        data["camera_angle_x"] = cams.camera_angle_x
     for stale in ("depth_unit_scale_factor", "depth_format"):
         data.pop(stale, None)
     if depth16:

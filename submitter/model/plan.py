@@ -234,7 +234,7 @@ class Plan:
             )
         base = os.path.abspath(job_dir)
         settings = RenderSettings.from_dict(data["settings"])
-        total = settings.frames
+        total = settings.view_count
         return cls(
             job_id=data["job_id"],
             settings=settings,

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from . import views
 from .frames import FrameSpecError, parse_frame_spec
 
 ENGINES = ("cycles", "eevee", "workbench")
@@ -48,13 +49,26 @@ class RenderSettings:
     margin: float = 1.1  # auto radius: bounding sphere fills 1/margin of the narrower FOV
     formats: list[str] = field(default_factory=list)  # added to ALWAYS_FORMATS
     holdout: int = DEFAULT_HOLDOUT  # split formats: every K-th view is a test view; 0 = none
+    # ---- view layouts (model/views.py; README "View layouts") --------------------------------
+    layout: str = "ring"  # ring | sphere | random
+    elevations: list[float] | None = None  # ring: one ring per elevation (None: `elevation`)
+    sampling: str = "fibonacci"  # sphere: fibonacci | hammersley
+    hemisphere: bool = False  # sphere, random: upper hemisphere only
+    seed: int = 0  # random: the views are a pure function of (seed, view number)
+    radius_range: list[float] | None = None  # random: shell [min, max] x radius (None: 1, 1)
+    fov: float | None = None  # degrees across the wider image side (None: 50 mm on 36 mm)
+    ortho: bool = False  # orthographic camera, its scale fitted like the auto radius
 
     def validate(self) -> RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
         if not isinstance(self.frames, int) or self.frames < 1:
             raise SettingsError(f"--frames must be a whole number >= 1, got {self.frames!r}")
+        views.normalize(self)
+        problem = views.views_problem(self)
+        if problem:
+            raise SettingsError(problem)
         try:
-            parse_frame_spec(self.frame_range, self.frames)
+            parse_frame_spec(self.frame_range, self.view_count)
         except FrameSpecError as exc:
             raise SettingsError(str(exc)) from None
         for name in ("width", "height"):
@@ -91,8 +105,13 @@ class RenderSettings:
         return self.samples if self.samples is not None else DEFAULT_SAMPLES[self.engine]
 
     def frame_list(self) -> list[int]:
-        """The frames this render covers (frame_range within 1..frames)."""
-        return parse_frame_spec(self.frame_range, self.frames)
+        """The frames this render covers (frame_range within 1..view_count)."""
+        return parse_frame_spec(self.frame_range, self.view_count)
+
+    @property
+    def view_count(self) -> int:
+        """Views of the layout, numbered 1..view_count (= frames unless there are rings)."""
+        return views.view_count(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,9 +135,17 @@ class RenderSettings:
         data = self.to_dict()
         for derived in ("frame_range", "formats", "holdout"):
             data.pop(derived)
+        for name in VIEW_FIELDS:  # at their defaults they leave hashes made before them valid
+            if data[name] == _VIEW_DEFAULTS[name]:
+                data.pop(name)
         data["samples"] = self.effective_samples
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+VIEW_FIELDS = ("layout", "elevations", "sampling", "hemisphere", "seed", "radius_range", "fov",
+               "ortho")
+_VIEW_DEFAULTS = {name: getattr(RenderSettings(), name) for name in VIEW_FIELDS}
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,12 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
     props = bpy.context.scene.orbitfarm
     bridge.props_from_settings(props, custom)
     assert bridge.settings_from_props(props).to_dict() == custom.to_dict()
+    for views in (dict(layout="random", seed=9, hemisphere=True, radius_range=[1.0, 1.75],
+                       fov=55.0), dict(frames=6, elevations=[-15.0, 0.0, 30.5], ortho=True),
+                  dict(layout="sphere", sampling="hammersley", hemisphere=True)):
+        custom = spec.RenderSettings(**views).validate()  # view layouts survive both ways too
+        bridge.props_from_settings(props, custom)
+        assert bridge.settings_from_props(props).to_dict() == custom.to_dict()
     assert bpy.ops.orbitfarm.reset_settings() == {"FINISHED"}
     assert bridge.settings_from_props(props).to_dict() == spec.RenderSettings().to_dict()
 

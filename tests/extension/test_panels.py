@@ -116,6 +116,12 @@ def draw_panels(args: dict[str, Any]) -> dict[str, Any]:
     wm.preflight_done, wm.busy, wm.progress, wm.status = True, True, 0.4, "Packaging"
     wm.error = "something went wrong " * 8
     full = draw_everything(log)
+    for layout in ("sphere", "random"):  # each view layout draws its own fields
+        s.layout, s.ortho = layout, layout == "random"
+        draw_everything(log)
+    view_props = {"layout", "elevations", "sampling", "hemisphere", "seed", "radius_min",
+                  "radius_max", "ortho", "use_fov", "fov"}
+    assert {f"ORBITFARM_PG_settings.{p}" for p in view_props} <= log["props"]
 
     panels = [n for n in full if n.startswith("ORBITFARM_PT_")]
     assert len(panels) == 10, panels

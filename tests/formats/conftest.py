@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-USES_READERS = ("test_consumers.py", "test_writers.py", "test_real_blender.py")
+USES_READERS = ("test_consumers.py", "test_writers.py", "test_real_blender.py",
+                "test_views_formats.py")
 
 os.environ["OPENCV_IO_ENABLE_OPENEXR"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

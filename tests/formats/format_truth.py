@@ -40,3 +40,11 @@ def visible_face_points(half: list[float], centre: np.ndarray) -> list[np.ndarra
                     p[v_axis] += t * half[v_axis]
                     points.append(p)
     return points
+
+
+def view_centre(meta: dict, frame: dict) -> np.ndarray:
+    """A view's camera centre from the angles transforms.json records for it (not its matrix):
+    d (cos e sin a, -cos e cos a, sin e), d = radius x the view's distance factor (README)."""
+    a, e = math.radians(frame["azimuth"]), math.radians(frame["elevation"])
+    d = meta["radius"] * frame.get("distance_factor", 1.0)
+    return d * np.array([math.cos(e) * math.sin(a), -math.cos(e) * math.cos(a), math.sin(e)])
