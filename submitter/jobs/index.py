@@ -44,7 +44,7 @@ def remember(job: JobDir, subjects: int, tasks: int) -> None:
     line = json.dumps({"id": job.id, "path": str(job.path), "created": job.spec.created,
                        "subjects": subjects, "tasks": tasks,
                        "target": job.spec.target.get("name") or job.spec.target["kind"]},
-                      ensure_ascii=False)
+                      ensure_ascii=False, allow_nan=False)
     with open(home / INDEX_FILE, "a", encoding="utf-8") as fh:  # O_APPEND: one write per line
         fh.write(line + "\n")
 

@@ -27,7 +27,7 @@ from ..model.task import Subject
 from ..targets import make_target
 from ..targets.base import Target, TargetError
 from ..targets.profiles import resolve_profile
-from . import preflight
+from . import preflight, secrets
 from .errors import JobError
 from .index import remember
 from .subjects import SubjectsError, find_blends, subject_names
@@ -117,6 +117,20 @@ def _profile(request: SubmitRequest) -> dict[str, Any]:
     return profile
 
 
+def _private_notify(profile: dict[str, Any]) -> str | None:
+    """Replace the profile's notify URL by a reference (jobs/secrets.py); returns the literal
+    URL the job directory must keep privately, if any."""
+    notify = profile.get("notify")
+    if not notify:
+        return None
+    try:
+        secrets.check(notify)
+    except secrets.SecretError as exc:
+        raise JobError(str(exc)) from None
+    profile["notify"], literal = secrets.private_reference(notify)
+    return literal
+
+
 def _job_dir_for(request: SubmitRequest, job_id: str, blends: list[Path]) -> Path:
     if request.job_dir:
         return Path(os.path.abspath(request.job_dir))
@@ -142,6 +156,7 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
     if request.inplace:
         notes = []
     profile = _profile(request)
+    notify_url = _private_notify(profile)  # before anything (dry-run files) sees the profile
     target = make_target(profile)
     if not dry:  # a dry run contacts no cluster
         target.check()
@@ -168,6 +183,8 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
     out_root = Path(os.path.abspath(request.out)) if request.out else None
     try:
         staging.mkdir(parents=True)
+        if notify_url:
+            secrets.write_private(staging, notify_url)
         copy_code(package_dir(), layout.code_dir(staging))
         if request.pack:
             sources, pack_info = _pack(request, names, blends, staging, report, progress, cancel)
