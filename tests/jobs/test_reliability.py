@@ -3,9 +3,13 @@ unsafe values, secrets, and the small ones (empty files, foreign index lines, di
 
 from __future__ import annotations
 
+import ast
+import http.server
 import json
 import os
+import re
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -14,13 +18,15 @@ from pathlib import Path
 
 import pytest
 from orbitfarm.submitter import jobs
+from orbitfarm.submitter.files import atomic
 from orbitfarm.submitter.files.jobdir import JobDir
 from orbitfarm.submitter.jobs import control
 from orbitfarm.submitter.model.jobspec import JobSpec
 from orbitfarm.submitter.model.plan import make_plan
-from orbitfarm.submitter.model.settings import RenderSettings
+from orbitfarm.submitter.model.settings import RenderSettings, SettingsError
 from orbitfarm.submitter.model.states import Phase
 from orbitfarm.submitter.model.task import Subject
+from orbitfarm.submitter.targets import profiles
 from orbitfarm.submitter.targets.base import SchedulerState, TargetError
 from orbitfarm.submitter.targets.local.runner import record_file
 from orbitfarm.submitter.targets.local.target import LocalTarget
@@ -193,3 +199,160 @@ def test_two_retries_at_once_submit_each_task_once(tmp_path, monkeypatch):
     assert sorted(results) == [[], [task_id]]
     assert _RecordingLocal.submitted == [{task_id: 2}]
     assert (job.path / "job.lock").is_file()
+
+
+# -- item 5: values with limits, keys checked, YAML bombs refused, strict JSON -----------------
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("radius", float("inf"), "--radius must be a finite number from 1e-06 to 1e+06"),
+    ("radius", 1e30, "--radius must be a finite number"),
+    ("radius", float("nan"), "--radius"),
+    ("frames", 10**9, "--frames must be a whole number from 1 to 100000"),
+    ("margin", float("inf"), "margin"),
+    ("elevation", float("nan"), "--elevation"),
+    ("samples", 2.5, "--samples"),
+    ("rgb", "yes", "rgb must be true or false"),
+])
+def test_unsafe_render_values_are_refused_saying_what_is_allowed(field, value, says):
+    with pytest.raises(SettingsError, match=re.escape(says)):
+        RenderSettings(**{field: value}).validate()
+
+
+def test_radius_inf_and_a_billion_frames_are_one_line_on_the_cli(tmp_path):
+    (tmp_path / "a.blend").write_bytes(b"BLENDER")
+    for option in (["--radius", "inf"], ["--radius", "1e30"], ["--frames", "1000000000"]):
+        started = time.monotonic()
+        run = _cli("submit", str(tmp_path / "a.blend"), "--out", str(tmp_path / "o"), *option)
+        assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert "must be a" in run.stderr and time.monotonic() - started < 30
+    assert not (tmp_path / "o").exists()
+
+
+_BOMB = """targets:
+  fast:
+    kind: local
+    workers: 2
+    description: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+""" + "".join(f"    x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 10))
+
+
+def test_a_yaml_alias_bomb_in_a_profile_is_refused_quickly(tmp_path):
+    (tmp_path / "orbitfarm.yaml").write_text(_BOMB)
+    started = time.monotonic()
+    with pytest.raises(TargetError, match="alias bomb"):
+        profiles.load_profiles()
+    run = _cli("targets", "--json")
+    assert run.returncode == 2 and "alias bomb" in run.stderr, run.stderr
+    assert time.monotonic() - started < 30
+    # Anchors and aliases within reason still work (profiles share settings with them).
+    (tmp_path / "orbitfarm.yaml").write_text(
+        "targets:\n  a: &base {kind: local, workers: 2}\n  b: *base\n")
+    assert profiles.load_profiles()["b"]["workers"] == 2
+
+
+def test_misspelt_and_mistyped_profile_keys_are_refused_with_a_suggestion(tmp_path):
+    (tmp_path / "orbitfarm.yaml").write_text(
+        "targets:\n  fast: {kind: local, wrokers: 2}\n  three: {kind: local, workers: three}\n")
+    run = _cli("targets")
+    assert run.returncode == 0, run.stderr
+    lines = {line.split()[0]: line for line in run.stdout.splitlines() if "unavailable" in line}
+    assert "'wrokers' (did you mean 'workers'?)" in lines["fast"]
+    assert "--workers must be a whole number from 1 to 1024" in lines["three"]
+    (tmp_path / "a.blend").write_bytes(b"BLENDER")
+    run = _cli("submit", str(tmp_path / "a.blend"), "--out", str(tmp_path / "o"),
+               "--target", "fast")
+    assert run.returncode == 2 and "did you mean 'workers'" in run.stderr, run.stderr
+
+
+def test_every_json_we_write_is_strict():
+    with pytest.raises(ValueError):
+        atomic.atomic_write_json(Path(os.devnull + "-never-written"), {"radius": float("inf")})
+    # Every json.dump/json.dumps call in the package refuses NaN and Infinity.
+    missing = []
+    for path in REPO.rglob("*.py"):
+        if any(part.startswith(".") or part in ("tests", "bench", "tools")
+               for part in path.relative_to(REPO).parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("dump", "dumps")
+                    and getattr(node.func.value, "id", "") == "json"
+                    and not any(k.arg == "allow_nan" for k in node.keywords)):
+                missing.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not missing, f"json.dump(s) without allow_nan=False: {missing}"
+
+
+# -- item 6: secrets by reference, private copies, redacted logs --------------------------------
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append((self.path, json.loads(body)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def _planned(tmp_path: Path, notify: str) -> JobDir:
+    (tmp_path / "src").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "src" / "a.blend").write_bytes(b"BLENDER")
+    job, _ = jobs.dry_run(jobs.SubmitRequest(
+        files=[str(tmp_path / "src")], out=str(tmp_path / "out"), settings=RenderSettings(),
+        pack=False, notify=notify))
+    return job
+
+
+def _files_holding(root: Path, secret: str) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file() and secret.encode() in p.read_bytes())
+
+
+def test_a_literal_notify_url_is_kept_private_and_redacted_in_logs(tmp_path):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://bot:s3cret@127.0.0.1:{server.server_port}/hook/TOKEN123"
+    try:
+        job = _planned(tmp_path, url)
+        assert job.spec.notify == "file:notify.secret"
+        assert job.spec.target["notify"] == "file:notify.secret"
+        for secret in ("s3cret", "TOKEN123"):
+            assert _files_holding(job.path, secret) == ["notify.secret"]
+            assert _files_holding(Path(os.environ["ORBITFARM_HOME"]), secret) == []
+        assert stat.S_IMODE((job.path / "notify.secret").stat().st_mode) == 0o600
+        (task_id,) = job.task_ids()
+        job.write_state(task_id, {"state": "done", "attempt": 1})
+        assert jobs.status(job).finished
+        assert [(p, m["event"]) for p, m in _Hook.received] == [("/hook/TOKEN123",
+                                                                  "job_finished")]
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The hook is gone now: the failure is logged with the host only.
+    job.write_state(task_id, {"state": "failed", "attempt": 3, "reason": "x"})  # for good
+    jobs.status(JobDir(job.path))
+    log = (job.path / "notify.log").read_text()
+    assert "127.0.0.1" in log and "s3cret" not in log and "TOKEN123" not in log
+
+
+def test_notify_by_environment_variable_or_private_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORBITFARM_TEST_HOOK", "https://hooks.example.org/T0K3N")
+    job = _planned(tmp_path / "env", "env:ORBITFARM_TEST_HOOK")
+    assert job.spec.notify == "env:ORBITFARM_TEST_HOOK"
+    assert _files_holding(job.path, "T0K3N") == [] and not (job.path / "notify.secret").exists()
+    hook = tmp_path / "hook.url"
+    hook.write_text("https://hooks.example.org/T0K3N\n")
+    hook.chmod(0o644)
+    with pytest.raises(jobs.JobError, match="can be read by others; `chmod 600"):
+        _planned(tmp_path / "file", f"file:{hook}")
+    hook.chmod(0o600)
+    job = _planned(tmp_path / "file", f"file:{hook}")
+    assert job.spec.notify == f"file:{hook}" and _files_holding(job.path, "T0K3N") == []
+    monkeypatch.delenv("ORBITFARM_TEST_HOOK")
+    with pytest.raises(jobs.JobError, match="ORBITFARM_TEST_HOOK is not set"):
+        _planned(tmp_path / "unset", "env:ORBITFARM_TEST_HOOK")
