@@ -35,6 +35,7 @@ from .results import (
     write_transforms,
 )
 from .scene import SubjectError, load_blend, subject_center
+from .scratch import remove_orphans, scratch_dir
 
 Progress = Callable[..., None]
 
@@ -183,6 +184,11 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     settings = task.settings
     out = subject.out
     Path(out).mkdir(parents=True, exist_ok=True)
+    # Decide first: nothing in the folder changes (transforms.json included) unless it holds
+    # frames of these settings only, or --force cleared the others (issue 16 item 1).
+    _claim_settings(task, subject)
+    for orphan in remove_orphans(out):
+        log(f"subject {subject.name}: removed {orphan.name}/ of a worker that is gone")
     scene = load_blend(subject.blend)
     warnings += missing_files()
     view_layer = render_view_layer(scene)
@@ -219,7 +225,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
            [b + o for b, o in zip(world_box[1], offset, strict=True)])
     bound = orbit.bounding_radius(*box)
 
-    tmp_dir = Path(out) / f".tmp-{os.getpid()}"
+    tmp_dir = scratch_dir(out)
     x, y, z = original_center
     rs = setup(scene, settings, bound, tmp_dir, log, center=(x, y, z), view_layer=view_layer)
     warnings += rs.warnings
@@ -242,8 +248,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             "settings_hash": settings.settings_hash(),
         })
 
-    # Resume: keep the frame files of these settings that exist.
-    _claim_settings(task, subject)
+    # Resume: keep the frame files of these settings (claimed above) that exist.
     todo = [k for k in mine if task.force or not _frame_done(out, k, settings)]
     t_setup = time.perf_counter() - started
     log(f"subject {subject.name}: static, centred by {[round(c, 4) for c in offset]}, radius "
