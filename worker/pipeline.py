@@ -314,6 +314,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     try:
         pending: tuple | None = None  # the previous frame, rendered, its check under way
         for i, k in enumerate(todo, 1):
+            if not task.force and _frame_done(out, k, settings):
+                continue  # published meanwhile by another job sharing this --out
             t0 = time.perf_counter()
             files = render_parked(k)
             render_wall = time.perf_counter() - t0

@@ -51,16 +51,19 @@ def remember(job: JobDir, subjects: int, tasks: int) -> None:
 
 def _index() -> list[JobSummary]:
     try:
-        lines = (orbitfarm_home() / INDEX_FILE).read_text(encoding="utf-8").splitlines()
+        lines = (orbitfarm_home() / INDEX_FILE).read_bytes().splitlines()
     except FileNotFoundError:
         return []
     found: dict[str, JobSummary] = {}
     for line in lines:
-        try:
-            data = json.loads(line)
-            found[data["id"]] = JobSummary(**data)
+        try:  # json.loads of bytes refuses what is not UTF-8 with a ValueError
+            summary = JobSummary(**json.loads(line))
+            if not (isinstance(summary.id, str) and isinstance(summary.path, str)
+                    and isinstance(summary.created, (int, float))):
+                continue
+            found[summary.id] = summary
         except (ValueError, TypeError, KeyError):
-            continue  # a torn or foreign line must not hide the others
+            continue  # a torn, foreign or non-UTF-8 line must not hide the others
     return list(found.values())
 
 

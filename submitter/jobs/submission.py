@@ -7,6 +7,7 @@ reused), the job options are validated once, and the render settings are stored 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -30,9 +31,11 @@ from ..targets.profiles import resolve_profile
 from . import preflight, secrets
 from .errors import JobError
 from .index import remember
+from .shared_out import sharing_warnings
 from .subjects import SubjectsError, find_blends, subject_names
 
 ProgressFn = Callable[[str, float], None]
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # disk full, quota exceeded
 
 
 @dataclass
@@ -201,6 +204,8 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
                     name=name)
             for src, blend, name in zip(sources, blends, names, strict=True)
         ]
+        if out_root is not None:
+            notes = notes + sharing_warnings(out_root, {s.out for s in subjects})
         spec = JobSpec(
             id=job_id, settings=None, target=profile, out=str(out_root or ""),
             sources=[str(b) for b in blends], created=time.time(), chunk=options.chunk,
@@ -217,8 +222,12 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
         atomic_write_json(staging / layout.PREFLIGHT_FILE, report.to_dict())
         atomic_write_json(staging / layout.PACK_FILE, pack_info)
         os.rename(staging, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            raise JobError(f"{exc.strerror} while writing the job directory "
+                           f"({exc.filename or staging}); nothing was submitted: free some "
+                           "space or choose another --job-dir / --out") from None
         raise
     job = JobDir(final)
     remember(job, len(subjects), plan.task_count)

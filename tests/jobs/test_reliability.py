@@ -21,6 +21,7 @@ from orbitfarm.submitter import jobs
 from orbitfarm.submitter.files import atomic
 from orbitfarm.submitter.files.jobdir import JobDir
 from orbitfarm.submitter.jobs import control
+from orbitfarm.submitter.jobs.index import remember
 from orbitfarm.submitter.model.jobspec import JobSpec
 from orbitfarm.submitter.model.plan import make_plan
 from orbitfarm.submitter.model.settings import RenderSettings, SettingsError
@@ -299,12 +300,12 @@ class _Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _planned(tmp_path: Path, notify: str) -> JobDir:
+def _planned(tmp_path: Path, notify: str | None) -> JobDir:
     (tmp_path / "src").mkdir(parents=True, exist_ok=True)
     (tmp_path / "src" / "a.blend").write_bytes(b"BLENDER")
     job, _ = jobs.dry_run(jobs.SubmitRequest(
         files=[str(tmp_path / "src")], out=str(tmp_path / "out"), settings=RenderSettings(),
-        pack=False, notify=notify))
+        pack=False, notify=notify or None))
     return job
 
 
@@ -356,3 +357,58 @@ def test_notify_by_environment_variable_or_private_file(tmp_path, monkeypatch):
     monkeypatch.delenv("ORBITFARM_TEST_HOOK")
     with pytest.raises(jobs.JobError, match="ORBITFARM_TEST_HOOK is not set"):
         _planned(tmp_path / "unset", "env:ORBITFARM_TEST_HOOK")
+
+
+# -- item 10: the small ones -------------------------------------------------------------------
+
+
+def test_a_non_utf8_line_in_the_jobs_index_hides_nothing_else(tmp_path):
+    job = _job(tmp_path)
+    remember(job, 1, 1)
+    index = Path(os.environ["ORBITFARM_HOME"]) / "jobs.jsonl"
+    with open(index, "ab") as fh:
+        fh.write(b'{"id": "caf\xe9", "path": "/x", "created": 1}\n\xff\xfe garbage\n')
+        fh.write(b'{"id": "bad-created", "path": "/x", "created": "yesterday", "subjects": 1, '
+                 b'"tasks": 1, "target": "local"}\n')
+    assert [j.id for j in jobs.recent_jobs()] == ["job-r"]
+    assert jobs.open_job("job-r").path == job.path
+    run = _cli("jobs")
+    assert run.returncode == 0 and "job-r" in run.stdout, run.stderr
+
+
+def test_two_jobs_on_one_out_are_told_and_share_the_work(tmp_path):
+    first = _planned(tmp_path, "")
+    first.save_target_record({"kind": "local", "runs": []})  # submitted, nothing finished
+    second = _planned(tmp_path, "")
+    assert any(f"job {first.id} is still rendering 1 of the same subject" in w
+               for w in second.spec.warnings), second.spec.warnings
+    (task_id,) = first.task_ids()
+    first.write_state(task_id, {"state": "done", "attempt": 1})
+    third = _planned(tmp_path, "")
+    assert not any("still rendering" in w for w in third.spec.warnings)
+
+
+def _can_mount_tmpfs() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare (user + mount namespaces)")
+def test_disk_full_during_submit_is_one_line_and_leaves_nothing(tmp_path):
+    # A real full disk: a 512 KiB tmpfs as --out, in a private mount namespace (no root needed).
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.blend").write_bytes(b"BLENDER")
+    out = tmp_path / "full"
+    out.mkdir()
+    command = (f"mount -t tmpfs -o size=512k tmpfs {out} || exit 99; {sys.executable} -m "
+               f"orbitfarm.submitter.cli submit {tmp_path / 'src'} --out {out} --no-pack "
+               f"--dry-run; rc=$?; find {out} -type f; exit $rc")
+    run = subprocess.run(["unshare", "-rm", "sh", "-c", command],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert run.stdout == ""  # the half-written job directory is gone
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], run.stderr
+    assert "nothing was submitted" in lines[0] and "Traceback" not in run.stderr
