@@ -33,6 +33,7 @@ from orbitfarm.submitter.targets.local.runner import record_file
 from orbitfarm.submitter.targets.local.target import LocalTarget
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # subjects.py builds real .blend files
 
 
 @pytest.fixture(autouse=True)
@@ -412,3 +413,44 @@ def test_disk_full_during_submit_is_one_line_and_leaves_nothing(tmp_path):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "No space left on device" in lines[0], run.stderr
     assert "nothing was submitted" in lines[0] and "Traceback" not in run.stderr
+
+
+# -- item 7: thousands of small subjects ---------------------------------------------------------
+
+_PREFLIGHT_BOTH_WAYS = r"""
+import json, sys
+from orbitfarm.submitter.jobs import dna_cache, preflight
+files = json.loads(sys.argv[1])
+assert preflight._helpers(len(files)) >= 2 or preflight._helpers(len(files)) == 0
+parallel = preflight.check(files)
+preflight.PARALLEL_FROM = 10 ** 9
+dna_cache.uninstall()
+serial = preflight.check(files)  # in this process, the DNA decoded per file once more
+print(json.dumps([(r.to_dict(), r.dependencies) for r in (parallel, serial)]))
+"""
+
+
+def test_preflight_of_many_files_in_helpers_with_shared_dna_reports_the_same(tmp_path,
+                                                                            bpy_python):
+    import subjects
+
+    cube = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")["path"]
+    textured = subjects.make_subject(bpy_python, tmp_path / "tex" / "t.blend", "textured")
+    files = []
+    for i in range(60):
+        os.link(cube, tmp_path / f"s{i:02d}.blend")
+        files.append(str(tmp_path / f"s{i:02d}.blend"))
+    files.insert(30, textured["path"])
+    (tmp_path / "broken.blend").write_bytes(b"BLENDER-v404" + b"\0" * 64)
+    files.insert(7, str(tmp_path / "broken.blend"))
+    for texture in (tmp_path / "tex").glob("*.png"):
+        texture.unlink()  # a missing dependency among 62 files
+    run = subprocess.run([sys.executable, "-c", _PREFLIGHT_BOTH_WAYS, json.dumps(files)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    parallel, serial = json.loads(run.stdout)
+    assert parallel == serial
+    problems = parallel[0]["problems"]
+    assert [p["subject"] for p in problems] == [str(tmp_path / "broken.blend"), textured["path"]]
+    assert problems[1]["severity"] == "error" and "missing dependency" in problems[1]["message"]
+    assert len(parallel[1]) == 62
