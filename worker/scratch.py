@@ -14,6 +14,8 @@ import socket
 import time
 from pathlib import Path
 
+from ..submitter.targets.local.target import pid_alive  # the one "is it alive" (zombies too)
+
 PREFIX = ".tmp-"
 STALE_SECONDS = 24 * 3600.0
 
@@ -21,16 +23,6 @@ STALE_SECONDS = 24 * 3600.0
 def scratch_dir(out: str | Path) -> Path:
     """This process's scratch folder in `out` (not created here)."""
     return Path(out) / f"{PREFIX}{socket.gethostname()}-{os.getpid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_orphans(out: str | Path) -> list[Path]:
@@ -50,7 +42,7 @@ def remove_orphans(out: str | Path) -> list[Path]:
         if path == mine:
             continue
         owner, _, pid = entry.name[len(PREFIX):].rpartition("-")
-        dead = owner == host and pid.isdigit() and not _alive(int(pid))
+        dead = owner == host and pid.isdigit() and not pid_alive(int(pid))
         try:
             stale = now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
         except FileNotFoundError:
