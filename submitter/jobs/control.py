@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ..files.jobdir import JobDir
+from ..files.locks import LockUnavailable
 from ..model.states import FINAL_STATES, TaskState
 from ..targets import make_target
 from ..targets.base import TargetError
@@ -23,7 +25,7 @@ def retry(job: JobDir) -> list[str]:
     One retry at a time per job (the job's lock, which also covers the status it decides
     from); a target that refuses leaves every task state as it was and says why.
     """
-    with job.exclusive():
+    with _locked(job):
         return _retry(job)
 
 
@@ -63,6 +65,17 @@ def _retry(job: JobDir) -> list[str]:
     return ids
 
 
+@contextmanager
+def _locked(job: JobDir) -> Iterator[None]:
+    """The job's lock, or one clear line when this account cannot take it (only opening the
+    lock file raises LockUnavailable; the block's own errors pass through)."""
+    try:
+        with job.exclusive():
+            yield
+    except LockUnavailable as exc:
+        raise JobError(f"cannot change job {job.id}: {exc} (not your job, or read-only?)") from None
+
+
 def _refused(job: JobDir, exc: Exception) -> JobError:
     return JobError(f"the target refused the retry of job {job.id}: {exc}; no task state was "
                     f"changed (run `orbitfarm retry {job.path}` again once that is fixed)")
@@ -70,7 +83,7 @@ def _refused(job: JobDir, exc: Exception) -> JobError:
 
 def cancel(job: JobDir) -> list[str]:
     """Stop every unfinished task; they read as cancelled. Returns the cancelled task ids."""
-    with job.exclusive():
+    with _locked(job):
         return _cancel(job)
 
 
