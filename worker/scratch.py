@@ -29,7 +29,7 @@ def remove_orphans(out: str | Path) -> list[Path]:
     """Remove the scratch folders of dead workers in `out`; the ones removed."""
     host = socket.gethostname()
     mine = scratch_dir(out)
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(out))
     except FileNotFoundError:
