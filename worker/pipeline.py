@@ -37,6 +37,7 @@ from .results import (
     write_transforms,
 )
 from .scene import SubjectError, load_blend, subject_center
+from .scratch import remove_orphans, scratch_dir
 
 Progress = Callable[..., None]
 
@@ -185,6 +186,11 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     settings = task.settings
     out = subject.out
     Path(out).mkdir(parents=True, exist_ok=True)
+    # Decide first: nothing in the folder changes (transforms.json included) unless it holds
+    # frames of these settings only, or --force cleared the others (issue 16 item 1).
+    _claim_settings(task, subject)
+    for orphan in remove_orphans(out):
+        log(f"subject {subject.name}: removed {orphan.name}/ of a worker that is gone")
     scene = load_blend(subject.blend)
     warnings += missing_files()
     view_layer = render_view_layer(scene)
@@ -221,13 +227,20 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
            [b + o for b, o in zip(world_box[1], offset, strict=True)])
     bound = orbit.bounding_radius(*box)
 
-    tmp_dir = Path(out) / f".tmp-{os.getpid()}"
+    tmp_dir = scratch_dir(out)
     x, y, z = original_center
     rs = setup(scene, settings, bound, tmp_dir, log, center=(x, y, z), view_layer=view_layer)
     warnings += rs.warnings
     all_frames = settings.frame_list()
     mine = task.frames if task.frames is not None else all_frames
     poses = {k: views.view_pose(settings, k, rs.radius) for k in all_frames}
+    # After the claim (at the top): the failure is recorded for these settings, not other ones.
+    inside = orbit.views_inside_box(poses, box)
+    if inside:
+        raise SubjectError(
+            f"the camera of {len(inside)} view(s) (first: view {inside[0]}) sits inside the "
+            f"subject's bounding box at radius {rs.radius:.4g}: use a larger --radius"
+            + (" or --radius-range" if settings.layout == "random" else ""))
     if settings.poses:
         write_transforms(out, rs.intrinsics.to_dict(), [
             {"file_path": f"rgb/{frame_name(k)}.png", "depth_file_path": f"depth/{frame_name(k)}.exr",
@@ -240,15 +253,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             "settings_hash": settings.settings_hash(), "views": views.layout_record(settings),
         })
 
-    # Resume: keep the frame files of these settings that exist.
-    _claim_settings(task, subject)
-    # After the claim: the failure is recorded for these settings, never over other ones.
-    inside = orbit.views_inside_box(poses, box)
-    if inside:
-        raise SubjectError(
-            f"the camera of {len(inside)} view(s) (first: view {inside[0]}) sits inside the "
-            f"subject's bounding box at radius {rs.radius:.4g}: use a larger --radius"
-            + (" or --radius-range" if settings.layout == "random" else ""))
+    # Resume: keep the frame files of these settings (claimed above) that exist.
     todo = [k for k in mine if task.force or not _frame_done(out, k, settings)]
     t_setup = time.perf_counter() - started
     log(f"subject {subject.name}: static, centred by {[round(c, 4) for c in offset]}, radius "
@@ -315,6 +320,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     try:
         pending: tuple | None = None  # the previous frame, rendered, its check under way
         for i, k in enumerate(todo, 1):
+            if not task.force and _frame_done(out, k, settings):
+                continue  # published meanwhile by another job sharing this --out
             t0 = time.perf_counter()
             files = render_parked(k)
             render_wall = time.perf_counter() - t0

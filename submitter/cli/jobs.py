@@ -164,7 +164,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         # Indentation triples the time for 100k-subject jobs; keep it for ones a person reads.
         indent = 1 if len(st.subjects) <= 1000 else None
-        print(json.dumps(st.to_dict(), indent=indent, ensure_ascii=False))
+        print(json.dumps(st.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False))
         return 0
     print(f"job {st.id}  target {st.target}  {job.path}")
     width = max([len(r.name) for r in st.subjects] + [7])
@@ -309,7 +309,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     found = jobs.recent_jobs(args.limit)
     if args.json:
-        print(json.dumps([vars(j) for j in found], indent=1, ensure_ascii=False))
+        print(json.dumps([vars(j) for j in found], indent=1, ensure_ascii=False, allow_nan=False))
         return 0
     if not found:
         print("no jobs yet (orbitfarm submit ...)")
@@ -323,16 +323,17 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from ..targets import make_target, profiles
+    from ..targets import make_target, profiles, target_class
     from ..targets.base import TargetError
 
     found = profiles.load_profiles(args.config)
     default = profiles.default_profile_name(args.config)
     if args.json:
-        print(json.dumps({"default": default, "targets": found}, indent=1, ensure_ascii=False))
+        print(json.dumps({"default": default, "targets": found}, indent=1, ensure_ascii=False, allow_nan=False))
         return 0
     for name, profile in found.items():
         try:
+            target_class(profile["kind"]).check_profile(profile)  # misspelt or mistyped keys
             description = make_target(profile).describe()
         except TargetError as exc:
             description = f"unavailable: {exc}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from ..formats import FormatError
@@ -13,6 +14,8 @@ from . import export as cmd_export
 from . import jobs as cmd_jobs
 from . import render as cmd_render
 from .options import glue_negative_lists
+
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 
 class UserError(Exception):
@@ -44,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except USER_ERRORS as exc:
         print(f"orbitfarm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _FULL_DISK:
+            raise
+        # Disk full or over quota anywhere (a job directory, an index, a log): one line.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"orbitfarm {args.command}: error: {exc.strerror}{where}; free some space and "
+              "run the command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"orbitfarm {args.command}: interrupted", file=sys.stderr)

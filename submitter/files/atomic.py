@@ -50,7 +50,7 @@ def atomic_write_text(path: str | Path, text: str, *, fsync: bool = False) -> No
 
 
 def atomic_write_json(path: str | Path, data: Any, *, fsync: bool = False) -> None:
-    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n",
                       fsync=fsync)
 
 

@@ -16,6 +16,7 @@ from ..model.settings import RenderSettings
 from ..model.states import FINAL_STATES, TaskState
 from . import layout
 from .atomic import atomic_write_json, atomic_write_text, read_json
+from .locks import reentrant_flocked
 from .taskstate import (
     TaskSummary,
     attempt_marker_names,
@@ -25,9 +26,11 @@ from .taskstate import (
     marker_name,
     parse_marker,
     plain_summary,
+    read_state,
     remove_marker,
     resolve_markers,
     summarize,
+    write_if_current,
 )
 
 QUEUED, RUNNING = TaskState.QUEUED, TaskState.RUNNING
@@ -117,29 +120,31 @@ class JobDir:
         return self.logs_dir / f"{task_id}.log"
 
     def read_state(self, task_id: str) -> dict[str, Any]:
-        """The task's state; a task whose file does not exist yet reads as queued."""
-        return read_json(self.state_file(task_id), default=None) or {"state": QUEUED}
+        """The task's state; a task whose file does not exist yet (or is empty) reads as queued."""
+        return read_state(self.state_file(task_id))
 
-    def write_state(self, task_id: str, data: dict[str, Any]) -> None:
-        """Replace the task's state file, keeping its markers true (see taskstate)."""
+    def write_state(self, task_id: str, data: dict[str, Any]) -> bool:
+        """Replace the task's state file, keeping its markers true (see taskstate). False (and
+        nothing written) when the file holds a newer attempt than `data`."""
         state = data.get("state", QUEUED)
         attempt = int(data.get("attempt") or 0)
         folder = self.markers_dir
         if state in FINAL_STATES:
-            atomic_write_json(self.state_file(task_id), data)
+            if not write_if_current(self.state_file(task_id), data):
+                return False
             try:  # after the file; without the marker `status` just reads the file
                 make_marker(folder, final_marker_name(task_id, data))
                 remove_marker(folder, marker_name(task_id, RUNNING, attempt))
             except OSError:
                 pass
-            return
+            return True
         # Before the file: no final marker of this attempt may outlive its final state.
         if state == RUNNING:
             make_marker(folder, marker_name(task_id, RUNNING, attempt))
         for name in attempt_marker_names(task_id, attempt):
             if not name.startswith(f"{task_id}.{RUNNING}."):
                 remove_marker(folder, name)
-        atomic_write_json(self.state_file(task_id), data)
+        return write_if_current(self.state_file(task_id), data)
 
     def reopen(self, states: dict[str, dict[str, Any]]) -> None:
         """Write non-final states (e.g. queued for a retry) after withdrawing every marker
@@ -153,7 +158,7 @@ class JobDir:
             if parsed is not None and parsed[0] in states:
                 remove_marker(folder, name)
         for task_id, data in states.items():
-            atomic_write_json(self.state_file(task_id), data)
+            write_if_current(self.state_file(task_id), data)
 
     def read_states(self) -> dict[str, dict[str, Any]]:
         """Every state file that exists, by task id (one directory scan; missing = queued)."""
@@ -165,7 +170,7 @@ class JobDir:
         for entry in entries:
             name = entry.name
             if name.endswith(".json") and not name.startswith("."):
-                data = read_json(entry.path, default=None)
+                data = read_state(entry.path)  # an empty or damaged file reads as queued
                 if data:
                     states[name[:-5]] = data
         return states
@@ -254,9 +259,7 @@ class JobDir:
                 found[task_id] = new_summaries[task_id] = summaries[task_id]
                 new_stamps[task_id] = stamp
                 continue
-            data = read_json(path, default=None)
-            if not data:
-                continue
+            data = read_state(path)  # an empty or damaged file reads as queued
             summary = found[task_id] = summarize(data)
             if summary.state in FINAL_STATES:
                 new_summaries[task_id] = summary
@@ -270,17 +273,17 @@ class JobDir:
         if changed or new_stamps.keys() != stamps.keys() or trusted != bool(head.get("complete")):
             try:
                 atomic_write_text(cache_dir / "stamps.json", json.dumps(
-                    new_stamps, separators=(",", ":")))
+                    new_stamps, separators=(",", ":"), allow_nan=False))
                 kind_of: dict[str, int] = {}
                 tasks: dict[str, int] = {}
                 for task_id, summary in new_summaries.items():
-                    key = json.dumps(summary, ensure_ascii=False, separators=(",", ":"))
+                    key = json.dumps(summary, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
                     tasks[task_id] = kind_of.setdefault(key, len(kind_of))
                 atomic_write_text(cache_dir / "summaries.json", json.dumps({
                     "version": _CACHE_VERSION, "folder_mtime": folder_mtime,
                     "complete": trusted, "kinds": [json.loads(k) for k in kind_of],
                     "tasks": tasks,
-                }, ensure_ascii=False, separators=(",", ":")))
+                }, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
             except OSError:
                 pass  # a read-only job directory still answers, just slower
         return found
@@ -297,6 +300,12 @@ class JobDir:
             return ""
         text = data.decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+    def exclusive(self) -> Any:
+        """A context holding the job's lock: one command at a time decides from task states
+        and changes them (retry, reconcile, cancel). A crashed holder's lock is freed by the
+        kernel; the same thread may take it again."""
+        return reentrant_flocked(self.path / layout.JOB_LOCK)
 
     # -- target record -----------------------------------------------------------------------
 

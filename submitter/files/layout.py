@@ -7,6 +7,8 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     inputs/             packaged .blend files and their dependencies (content-addressed)
     tasks/<task>.json   per-task state, written atomically by workers and the submitter
     tasks/markers/      empty files named <task>.<state>.<attempt> (see files/taskstate.py)
+    tasks/.lock         flock held while a state file is compared with and replaced
+    job.lock            flock held by the one command changing task states (retry, cancel)
     logs/<task>.log     per-task worker logs
     target.json         what the target recorded about its submission(s)
     preflight.json      the preflight report accepted at submit time; pack.json what packing did
@@ -17,6 +19,7 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
                         writes) and the service's own logs
     plan.cluster.json   the plan with paths as cluster nodes see them (targets with path_map)
     notified/           markers of notifications already sent
+    notify.secret       a literal --notify URL, readable by its owner only (jobs/secrets.py)
 
 A subject's outputs (OUT/<name>/): rgb/NNNN.png, depth/NNNN.exr, transforms.json, result.json
 (NNNN = the 1-based orbit frame, at least 4 digits); the dataset formats (submitter/formats/):
@@ -41,10 +44,13 @@ INPUTS_DIR = "inputs"
 PACKED_SUBJECTS = "inputs/subjects"  # packed subjects: inputs/subjects/<name>/<file>.blend
 STATE_DIR = "tasks"
 MARKER_DIR = "markers"  # inside STATE_DIR
+STATE_LOCK = ".lock"  # inside STATE_DIR: held while a state file is compared and replaced
+JOB_LOCK = "job.lock"  # held by the one command changing task states (retry, reconcile, cancel)
 LOG_DIR = "logs"
 CACHE_DIR = "cache"
 NOTIFIED_DIR = "notified"
 NOTIFY_LOG = "notify.log"
+NOTIFY_SECRET = "notify.secret"  # a literal --notify URL, private to its owner (0600)
 LOCAL_DIR = "local"  # the local target's bookkeeping
 SLURM_DIR = "slurm"  # the SLURM target's scripts and SLURM's own output files
 SGE_DIR = "sge"  # the Grid Engine target's scripts and Grid Engine's own output files

@@ -7,7 +7,6 @@ Plain Python.
 
 from __future__ import annotations
 
-import fcntl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,18 +17,14 @@ from ..model.states import SubjectStatus
 from .atomic import atomic_write_json, read_json
 from .layout import RESULT_FILE as RESULT
 from .layout import RESULT_LOCK as LOCK
+from .locks import flocked
 
 
 @contextmanager
 def locked(out: str | Path) -> Iterator[None]:
     """Hold the subject directory's lock (other chunks of the same subject wait)."""
-    Path(out).mkdir(parents=True, exist_ok=True)
-    with open(Path(out) / LOCK, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with flocked(Path(out) / LOCK):
+        yield
 
 
 def read_result(out: str | Path) -> dict[str, Any]:

@@ -19,6 +19,10 @@ state file says so, and markers are withdrawn (or superseded by a higher attempt
 file goes back to a non-final state, so a marker never claims more than the file. Readers
 trust only the highest attempt's markers, and only one consistent final marker there
 (see resolve_markers); anything else means "read the state file".
+
+Attempts only go forward: every write compares the file's attempt with its own under the
+state folder's flock (STATE_LOCK), and a writer of an older attempt (a zombie worker that
+finishes after its retry started) writes nothing and stops its heartbeat.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from typing import Any, NamedTuple
 
 from ..model.states import FINAL_STATES, SubjectStatus, TaskState
 from .atomic import atomic_write_json, read_json
-from .layout import MARKER_DIR
+from .layout import MARKER_DIR, STATE_LOCK
+from .locks import flocked
 
 QUEUED, RUNNING, DONE, FAILED = TaskState.QUEUED, TaskState.RUNNING, TaskState.DONE, TaskState.FAILED
 SKIPPED = TaskState.SKIPPED
@@ -44,8 +49,23 @@ STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
 def read_state(path: str | Path) -> dict[str, Any]:
-    """The task's state dict; a task that never started reads as queued."""
-    return read_json(path, default=None) or {"state": QUEUED}
+    """The task's state dict; a task that never started (or an empty file) reads as queued."""
+    try:
+        return read_json(path, default=None) or {"state": QUEUED}
+    except ValueError:  # an empty or damaged file (disk full, hand edit): treat as queued
+        return {"state": QUEUED}
+
+
+def write_if_current(path: str | Path, data: dict[str, Any]) -> bool:
+    """Replace the state file with `data` unless the file already holds a newer attempt;
+    False when it does (nothing written). Compared and written under the state lock."""
+    path = Path(path)
+    with flocked(path.parent / STATE_LOCK):
+        current = read_state(path)
+        if int(current.get("attempt") or 0) > int(data.get("attempt") or 0):
+            return False
+        atomic_write_json(path, data)
+        return True
 
 
 class SubjectSummary(NamedTuple):
@@ -218,9 +238,23 @@ class TaskStateWriter:
     def __init__(self, path: str | Path, task_id: str = "") -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        previous = read_json(self.path, default=None) or {}
+        self.stale = False  # set when a newer attempt of the task has started
+        with flocked(self.path.parent / STATE_LOCK):  # two starts never get one attempt number
+            previous = read_state(self.path)
+            self.data = self._first_state(task_id, previous)
+            self._markers = marker_dir(self.path)
+            self._task_marker = task_of(self.path)
+            # Before the file says running: this attempt's marker supersedes older final ones.
+            self._running_marker = marker_name(self._task_marker, RUNNING, self.data["attempt"])
+            make_marker(self._markers, self._running_marker)
+            atomic_write_json(self.path, self.data)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _first_state(task_id: str, previous: dict[str, Any]) -> dict[str, Any]:
         now = time.time()
-        self.data: dict[str, Any] = {
+        data: dict[str, Any] = {
             "task": task_id or previous.get("task", ""),
             "state": RUNNING,
             "attempt": int(previous.get("attempt", 0)) + 1,
@@ -238,20 +272,20 @@ class TaskStateWriter:
         # Keep fields the submitter owns (e.g. the scheduler id of this attempt).
         for key in ("native_id", "submitted"):
             if key in previous:
-                self.data[key] = previous[key]
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._markers = marker_dir(self.path)
-        self._task_marker = task_of(self.path)
-        # Before the file says running: this attempt's marker supersedes older final markers.
-        self._running_marker = marker_name(self._task_marker, RUNNING, self.data["attempt"])
-        make_marker(self._markers, self._running_marker)
-        self._write()
+                data[key] = previous[key]
+        return data
 
-    def _write(self) -> None:
+    def _write(self) -> bool:
+        """Write the state unless a newer attempt owns the file (then stop for good)."""
         with self._lock:
+            if self.stale:
+                return False
             self.data["heartbeat"] = time.time()
-            atomic_write_json(self.path, self.data)
+            if write_if_current(self.path, self.data):
+                return True
+            self.stale = True
+            self._stop.set()
+            return False
 
     def start_heartbeat(self, every: float = HEARTBEAT_SECONDS) -> None:
         """Refresh the heartbeat from a daemon thread (file I/O only; never touches bpy)."""
@@ -279,7 +313,12 @@ class TaskStateWriter:
         with self._lock:
             self.data.update(state=state, exit_code=exit_code, reason=reason, ended=time.time())
             name = final_marker_name(self._task_marker, self.data)
-        self._write()
+        if not self._write():  # a newer attempt runs: this one's verdict would overwrite it
+            try:
+                remove_marker(self._markers, self._running_marker)
+            except OSError:
+                pass
+            return
         # After the file: the marker lets `status` skip reading it. Without a marker (e.g.
         # killed right here) `status` reads the file, so a failure here loses nothing.
         try:

@@ -44,23 +44,26 @@ def remember(job: JobDir, subjects: int, tasks: int) -> None:
     line = json.dumps({"id": job.id, "path": str(job.path), "created": job.spec.created,
                        "subjects": subjects, "tasks": tasks,
                        "target": job.spec.target.get("name") or job.spec.target["kind"]},
-                      ensure_ascii=False)
+                      ensure_ascii=False, allow_nan=False)
     with open(home / INDEX_FILE, "a", encoding="utf-8") as fh:  # O_APPEND: one write per line
         fh.write(line + "\n")
 
 
 def _index() -> list[JobSummary]:
     try:
-        lines = (orbitfarm_home() / INDEX_FILE).read_text(encoding="utf-8").splitlines()
+        lines = (orbitfarm_home() / INDEX_FILE).read_bytes().splitlines()
     except FileNotFoundError:
         return []
     found: dict[str, JobSummary] = {}
     for line in lines:
-        try:
-            data = json.loads(line)
-            found[data["id"]] = JobSummary(**data)
+        try:  # json.loads of bytes refuses what is not UTF-8 with a ValueError
+            summary = JobSummary(**json.loads(line))
+            if not (isinstance(summary.id, str) and isinstance(summary.path, str)
+                    and isinstance(summary.created, (int, float))):
+                continue
+            found[summary.id] = summary
         except (ValueError, TypeError, KeyError):
-            continue  # a torn or foreign line must not hide the others
+            continue  # a torn, foreign or non-UTF-8 line must not hide the others
     return list(found.values())
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from ..files import layout
 from ..files.jobdir import JobDir
+from ..files.locks import LockUnavailable
 from ..files.taskstate import QUEUED_SUMMARY, STALE_AFTER_SECONDS, TaskSummary, summarize
 from ..model.states import FINAL_STATES, RETRYABLE_STATES, EndReason, Phase, SubjectStatus
 from ..model.states import TaskState as T
 from ..targets import make_target
 from ..targets.base import TargetError
-from . import notify
+from . import notify, secrets
 from .errors import JobError
 
 S = SubjectStatus
@@ -97,7 +98,18 @@ def one_line(reason: str, limit: int = 120) -> tuple[str, bool]:
 
 
 def reconcile(job: JobDir, states: dict[str, TaskSummary], warnings: list[str]) -> None:
-    """Turn tasks the target no longer runs, without a final state, into failed or lost."""
+    """Turn tasks the target no longer runs, without a final state, into failed or lost.
+
+    Under the job's lock: a retry in progress (which reopens and submits tasks) is never
+    mistaken for tasks that ended before starting."""
+    try:
+        with job.exclusive():
+            _reconcile(job, states, warnings)
+    except LockUnavailable as exc:
+        warnings.append(f"task states not reconciled: {exc} (not your job, or read-only?)")
+
+
+def _reconcile(job: JobDir, states: dict[str, TaskSummary], warnings: list[str]) -> None:
     ids = job.task_ids()
     if job.all_final and len(states) == len(ids):
         return  # every task has a final state: nothing to ask the target
@@ -127,8 +139,10 @@ def reconcile(job: JobDir, states: dict[str, TaskSummary], warnings: list[str]) 
             reason += " without writing a final state" if was == T.RUNNING else \
                 " before starting to render"
         else:
+            # A fresh heartbeat may be a worker the target lost track of, unless the target
+            # knows the process ended (the local target checks its pids on this machine).
             heartbeat = float(fresh.get("heartbeat") or 0)
-            if was == T.RUNNING and now - heartbeat < STALE_AFTER_SECONDS:
+            if was == T.RUNNING and seen.end is None and now - heartbeat < STALE_AFTER_SECONDS:
                 continue
             verdict = T.LOST
             reason = seen.reason or "the target no longer knows this task"
@@ -224,8 +238,13 @@ def status(job: JobDir, refresh: bool = True) -> JobStatus:
 
 
 def _notify(job: JobDir, result: JobStatus, states: dict[str, TaskSummary]) -> None:
-    url = job.spec.notify or job.spec.target.get("notify")
-    if not url:
+    ref = job.spec.notify or job.spec.target.get("notify")
+    if not ref:
+        return
+    try:
+        url = secrets.resolve(ref, job.path)
+    except secrets.SecretError as exc:
+        result.warnings.append(f"no notification sent: {exc}")
         return
     markers = job.path / layout.NOTIFIED_DIR
     log_file = job.path / layout.NOTIFY_LOG

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .secrets import redact
+
 log = logging.getLogger("orbitfarm.notify")
 
 
@@ -18,9 +20,11 @@ def post(url: str, payload: dict[str, Any], timeout: float = 10.0) -> bool:
         answer = requests.post(url, json=payload, timeout=timeout)
         if 200 <= answer.status_code < 300:
             return True
-        log.warning("notification to %s answered HTTP %s", url, answer.status_code)
+        log.warning("notification to %s answered HTTP %s", redact(url), answer.status_code)
     except Exception as exc:  # network, DNS, missing requests: the job must go on
-        log.warning("notification to %s failed: %s", url, exc)
+        # the exception text may quote the URL (and its token) too
+        log.warning("notification to %s failed: %s", redact(url),
+                    str(exc).replace(url, redact(url)))
     return False
 
 
@@ -42,4 +46,5 @@ def notify_event(url: str | None, marker_dir: Path, event: str, payload: dict[st
         return
     if not post(url, payload) and log_file is not None:
         with open(log_file, "a", encoding="utf-8") as fh:
-            fh.write(f"notification {event} to {url} failed (see warnings); the job is unaffected\n")
+            fh.write(f"notification {event} to {redact(url)} failed (see warnings); "
+                     "the job is unaffected\n")

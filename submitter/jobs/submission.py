@@ -7,6 +7,7 @@ reused), the job options are validated once, and the render settings are stored 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -27,12 +28,14 @@ from ..model.task import Subject
 from ..targets import make_target
 from ..targets.base import Target, TargetError
 from ..targets.profiles import resolve_profile
-from . import preflight
+from . import preflight, secrets
 from .errors import JobError
 from .index import remember
+from .shared_out import sharing_warnings
 from .subjects import SubjectsError, find_blends, subject_names
 
 ProgressFn = Callable[[str, float], None]
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # disk full, quota exceeded
 
 
 @dataclass
@@ -117,6 +120,20 @@ def _profile(request: SubmitRequest) -> dict[str, Any]:
     return profile
 
 
+def _private_notify(profile: dict[str, Any]) -> str | None:
+    """Replace the profile's notify URL by a reference (jobs/secrets.py); returns the literal
+    URL the job directory must keep privately, if any."""
+    notify = profile.get("notify")
+    if not notify:
+        return None
+    try:
+        secrets.check(notify)
+    except secrets.SecretError as exc:
+        raise JobError(str(exc)) from None
+    profile["notify"], literal = secrets.private_reference(notify)
+    return literal
+
+
 def _job_dir_for(request: SubmitRequest, job_id: str, blends: list[Path]) -> Path:
     if request.job_dir:
         return Path(os.path.abspath(request.job_dir))
@@ -142,6 +159,7 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
     if request.inplace:
         notes = []
     profile = _profile(request)
+    notify_url = _private_notify(profile)  # before anything (dry-run files) sees the profile
     target = make_target(profile)
     if not dry:  # a dry run contacts no cluster
         target.check()
@@ -168,6 +186,8 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
     out_root = Path(os.path.abspath(request.out)) if request.out else None
     try:
         staging.mkdir(parents=True)
+        if notify_url:
+            secrets.write_private(staging, notify_url)
         copy_code(package_dir(), layout.code_dir(staging))
         if request.pack:
             sources, pack_info = _pack(request, names, blends, staging, report, progress, cancel)
@@ -184,6 +204,8 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
                     name=name)
             for src, blend, name in zip(sources, blends, names, strict=True)
         ]
+        if out_root is not None:
+            notes = notes + sharing_warnings(out_root, {s.out for s in subjects})
         spec = JobSpec(
             id=job_id, settings=None, target=profile, out=str(out_root or ""),
             sources=[str(b) for b in blends], created=time.time(), chunk=options.chunk,
@@ -200,8 +222,12 @@ def _create(request: SubmitRequest, progress: ProgressFn | None,
         atomic_write_json(staging / layout.PREFLIGHT_FILE, report.to_dict())
         atomic_write_json(staging / layout.PACK_FILE, pack_info)
         os.rename(staging, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            raise JobError(f"{exc.strerror} while writing the job directory "
+                           f"({exc.filename or staging}); nothing was submitted: free some "
+                           "space or choose another --job-dir / --out") from None
         raise
     job = JobDir(final)
     remember(job, len(subjects), plan.task_count)

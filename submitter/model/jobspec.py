@@ -57,8 +57,9 @@ class JobSpec:
             JobOptions(self.chunk, self.group, self.max_attempts).validate()
         except SettingsError as exc:
             raise bad(str(exc)) from None
-        if self.notify is not None and not str(self.notify).startswith(("http://", "https://")):
-            raise bad(f"'notify' must be an http(s) URL, got {self.notify!r}")
+        if self.notify is not None and not str(self.notify).startswith(
+                ("http://", "https://", "env:", "file:")):
+            raise bad("'notify' must be an http(s) URL, env:VARIABLE or file:PATH")
         if not isinstance(self.sources, list) or not all(isinstance(s, str) for s in self.sources):
             raise bad("'sources' must be a list of paths")
         return self
@@ -111,10 +112,14 @@ class JobSpec:
     def from_yaml(cls, text: str, where: str = "job spec") -> JobSpec:
         import yaml
 
+        from ..files.safe_yaml import YamlLimitError, load
+
         try:
-            data = yaml.safe_load(text)
+            data = load(text, where)
         except yaml.YAMLError as exc:
             raise JobSpecError(f"{where}: not valid YAML: {exc}") from None
+        except YamlLimitError as exc:
+            raise JobSpecError(str(exc)) from None
         return cls.from_dict(data, where)
 
     @classmethod

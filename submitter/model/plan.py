@@ -209,7 +209,7 @@ class Plan:
             "blend_root": blend_root,
             "subjects": rows,
         }
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str, job_dir: str | Path) -> Plan:

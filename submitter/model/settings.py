@@ -7,8 +7,10 @@ and the panel's submit request.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -27,6 +29,68 @@ DEFAULT_HOLDOUT = 8  # every 8th view in the test split, as the 3DGS / Mip-NeRF 
 
 class SettingsError(ValueError):
     """Render settings a user gave are invalid; the message says which and how to fix it."""
+
+
+# -- limits: every number setting's allowed range, written once -----------------------------
+# A new number field adds its row to LIMITS (RenderSettings) or JOB_LIMITS (JobOptions);
+# validate() checks every row, so no value outside them reaches a plan, a worker or a file.
+MAX_FRAMES = 100_000  # frames per orbit (0.0036 degrees apart); a list of them is built
+MAX_RADIUS = 1e6  # scene units; beyond it the camera's clipping range renders nothing
+MAX_MARGIN = 100.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The values one setting allows: a whole or finite number within [low, high]."""
+
+    option: str  # how the user names it (CLI option, or panel/YAML key)
+    low: float
+    high: float
+    whole: bool = True
+    optional: bool = False  # None is allowed (means "automatic")
+    unit: str = ""
+
+    def check(self, value: object) -> None:
+        """Raise SettingsError saying what is allowed when `value` is not."""
+        if value is None and self.optional:
+            return
+        if self.whole:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value)
+        if ok and self.low <= value <= self.high:  # type: ignore[operator]
+            return
+        kind = "a whole number" if self.whole else "a finite number"
+        unit = f" {self.unit}" if self.unit else ""
+        auto = " (or 'auto')" if self.optional else ""
+        raise SettingsError(f"{self.option} must be {kind} from {self.low:g} to {self.high:g}"
+                            f"{unit}{auto}, got {value!r}")
+
+
+LIMITS: dict[str, Limit] = {
+    "frames": Limit("--frames", 1, MAX_FRAMES),
+    "width": Limit("resolution width", 1, 65536, unit="pixels"),
+    "height": Limit("resolution height", 1, 65536, unit="pixels"),
+    "radius": Limit("--radius", 1e-6, MAX_RADIUS, whole=False, optional=True,
+                    unit="scene units"),
+    "elevation": Limit("--elevation", -MAX_ELEVATION, MAX_ELEVATION, whole=False,
+                       unit="degrees"),
+    "samples": Limit("--samples", 1, 1 << 24, optional=True),
+    "margin": Limit("margin", 1.0, MAX_MARGIN, whole=False),
+    "holdout": Limit("--holdout", 0, MAX_FRAMES),  # 0 = no test views
+}
+FLAGS = ("rgb", "depth", "poses", "transparent")  # settings that are true or false
+
+
+def unknown_keys_error(what: str, given: object, known: object) -> str:
+    """'unknown <what> 'wrokers' (did you mean 'workers'?); known: ...' for misspelt keys."""
+    names = sorted(str(k) for k in known)  # type: ignore[attr-defined]
+    parts = []
+    for key in sorted(str(k) for k in given):  # type: ignore[attr-defined]
+        close = difflib.get_close_matches(key, names, n=1)
+        parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown {what} {', '.join(parts)}; known: {', '.join(names)}"
 
 
 @dataclass
@@ -61,8 +125,11 @@ class RenderSettings:
 
     def validate(self) -> RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
-        if not isinstance(self.frames, int) or self.frames < 1:
-            raise SettingsError(f"--frames must be a whole number >= 1, got {self.frames!r}")
+        for name, limit in LIMITS.items():
+            limit.check(getattr(self, name))
+        for name in FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name} must be true or false, got {getattr(self, name)!r}")
         views.normalize(self)
         problem = views.views_problem(self)
         if problem:
@@ -71,33 +138,15 @@ class RenderSettings:
             parse_frame_spec(self.frame_range, self.view_count)
         except FrameSpecError as exc:
             raise SettingsError(str(exc)) from None
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 1 <= value <= 65536:
-                raise SettingsError(f"resolution {name} must be 1..65536 pixels, got {value!r}")
-        if self.radius is not None and not self.radius > 0:
-            raise SettingsError(f"--radius must be > 0 (or 'auto'), got {self.radius!r}")
-        if not -MAX_ELEVATION <= self.elevation <= MAX_ELEVATION:
-            raise SettingsError(
-                f"--elevation must be between -{MAX_ELEVATION:g} and {MAX_ELEVATION:g} degrees,"
-                f" got {self.elevation!r}"
-            )
         if self.engine not in ENGINES:
             raise SettingsError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.samples is not None and (not isinstance(self.samples, int) or self.samples < 1):
-            raise SettingsError(f"--samples must be a whole number >= 1, got {self.samples!r}")
         if self.device not in DEVICES:
             raise SettingsError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if not (self.rgb or self.depth or self.poses):
             raise SettingsError("nothing to output: enable at least one of rgb, depth, poses")
-        if not self.margin >= 1.0:
-            raise SettingsError(f"margin must be >= 1.0, got {self.margin!r}")
         if not isinstance(self.formats, list) or not all(f in FORMATS for f in self.formats):
             raise SettingsError(
                 f"--format must be among {', '.join(FORMATS)}, got {self.formats!r}")
-        if not isinstance(self.holdout, int) or self.holdout < 0:
-            raise SettingsError(
-                f"--holdout must be a whole number >= 0 (0 = no test views), got {self.holdout!r}")
         return self
 
     @property
@@ -122,11 +171,9 @@ class RenderSettings:
         if not isinstance(data, dict):
             raise SettingsError(f"render settings must be a mapping, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = set(data) - known
         if unknown:
-            raise SettingsError(
-                f"unknown render setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
+            raise SettingsError(unknown_keys_error("render setting(s)", unknown, known))
         return cls(**data).validate()
 
     def settings_hash(self) -> str:
@@ -139,7 +186,7 @@ class RenderSettings:
             if data[name] == _VIEW_DEFAULTS[name]:
                 data.pop(name)
         data["samples"] = self.effective_samples
-        blob = json.dumps(data, sort_keys=True).encode()
+        blob = json.dumps(data, sort_keys=True, allow_nan=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -158,13 +205,16 @@ class JobOptions:
 
     def validate(self) -> JobOptions:
         """Raise SettingsError naming the bad option; return self (the one place they are checked)."""
-        if self.chunk is not None and (not isinstance(self.chunk, int) or self.chunk < 1):
-            raise SettingsError(f"--chunk must be >= 1 frames, got {self.chunk}")
-        if not isinstance(self.group, int) or self.group < 1:
-            raise SettingsError(f"--group must be >= 1 subjects, got {self.group}")
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise SettingsError(f"--max-attempts must be >= 1, got {self.max_attempts}")
+        for name, limit in JOB_LIMITS.items():
+            limit.check(getattr(self, name))
         return self
+
+
+JOB_LIMITS: dict[str, Limit] = {
+    "chunk": Limit("--chunk", 1, MAX_FRAMES, optional=True, unit="frames"),
+    "group": Limit("--group", 1, 1_000_000, unit="subjects"),
+    "max_attempts": Limit("--max-attempts", 1, 100),
+}
 
 
 JOB_DEFAULTS = JobOptions()

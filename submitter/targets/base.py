@@ -125,7 +125,7 @@ class Target(ABC):
         path = folder / f"{self.kind}.json"
         atomic_write_text(path, json.dumps({"kind": self.kind, "profile": self.profile,
                                             "index_variable": self.index_variable,
-                                            "tasks": attempts}, indent=1) + "\n")
+                                            "tasks": attempts}, indent=1, allow_nan=False) + "\n")
         return [path]
 
     @abstractmethod

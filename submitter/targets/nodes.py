@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..launch.runtime import Runtime
+from ..model.settings import unknown_keys_error
 from .base import TargetError
 from .pathmap import PathMap
 
@@ -35,10 +36,10 @@ class ClusterNodes:
 def refuse_unknown_keys(kind: str, profile: dict[str, Any], known: Iterable[str]) -> None:
     """Raise TargetError naming every key of `profile` that `kind` does not know."""
     known = set(known)
-    unknown = sorted(set(profile) - known)
+    unknown = set(profile) - known
     if unknown:
-        raise TargetError(f"{kind} profile {profile.get('name', '')!r}: unknown key(s) "
-                          f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise TargetError(f"{kind} profile {profile.get('name', '')!r}: "
+                          + unknown_keys_error("key(s)", unknown, known))
 
 
 SCRIPT_OS = ("linux", "mac")  # task_script.py writes bash

@@ -49,10 +49,16 @@ def config_files(config: str | None = None, cwd: str | Path | None = None) -> li
 def _read(path: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
     import yaml
 
+    from ..files import safe_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_yaml.load(path.read_text(encoding="utf-8"), str(path)) or {}
     except yaml.YAMLError as exc:
         raise TargetError(f"{path}: not valid YAML: {exc}") from None
+    except safe_yaml.YamlLimitError as exc:
+        raise TargetError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise TargetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not isinstance(data, dict):
         raise TargetError(f"{path}: expected a mapping with 'targets:' at the top level")
     unknown = sorted(set(data) - {"targets", "default"})
@@ -71,8 +77,10 @@ def _read(path: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
             raise TargetError(f"{path}: profile {name!r} has unknown kind {kind!r} "
                               f"(known: {', '.join(sorted(TARGET_KINDS))})")
         notify = profile.get("notify")
-        if notify is not None and not str(notify).startswith(("http://", "https://")):
-            raise TargetError(f"{path}: profile {name!r}: notify must be an http(s) URL")
+        if notify is not None and not str(notify).startswith(("http://", "https://", "env:",
+                                                               "file:")):
+            raise TargetError(f"{path}: profile {name!r}: notify must be an http(s) URL, "
+                              "env:VARIABLE or file:PATH (a file only you can read)")
         profiles[str(name)] = dict(profile, kind=kind, name=str(name))
     default = data.get("default")
     return profiles, (str(default) if default is not None else None)

@@ -4,6 +4,7 @@
 #
 #   bash tests/slurm/cluster.sh up        install (if missing), configure, start, wait until idle
 #   bash tests/slurm/cluster.sh up --rest also start slurmrestd (JWT auth) beside the cluster
+#   bash tests/slurm/cluster.sh config [--rest]   only write slurm.conf (to read it)
 #   bash tests/slurm/cluster.sh up --ssh  also start an sshd "login node" on 127.0.0.1 (key auth;
 #                                         `ssh -F STATE/ssh/config orbitfarm-login`)
 #   bash tests/slurm/cluster.sh status    daemons, node state and queue
@@ -115,10 +116,17 @@ write_config() {
         dd if=/dev/urandom of="$STATE/munge/munge.key" bs=1024 count=1 status=none
         chmod 600 "$STATE/munge/munge.key"
     }
-    [[ -s $STATE/jwt.key ]] || {
-        dd if=/dev/urandom of="$STATE/jwt.key" bs=32 count=1 status=none
-        chmod 600 "$STATE/jwt.key"
-    }
+    # auth/jwt only with --rest: its plugin comes with the REST packages, and slurmctld
+    # refuses to start when a configured plugin is missing (a fresh machine without --rest).
+    local jwt=""
+    if [[ $REST == 1 ]]; then
+        [[ -s $STATE/jwt.key ]] || {
+            dd if=/dev/urandom of="$STATE/jwt.key" bs=32 count=1 status=none
+            chmod 600 "$STATE/jwt.key"
+        }
+        jwt="AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key=$STATE/jwt.key"
+    fi
     cat >"$CONF" <<EOF
 # Written by orbitfarm tests/slurm/cluster.sh; regenerated on every \`up\`.
 ClusterName=orbitfarm
@@ -130,8 +138,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$STATE/munge/munge.socket
-AuthAltTypes=auth/jwt
-AuthAltParameters=jwt_key=$STATE/jwt.key
+$jwt
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/spool
 SlurmctldPidFile=$STATE/slurmctld.pid
@@ -250,7 +257,9 @@ up() {
     [[ $(id -u) == 0 ]] || cannot "slurmd and this script's munged/slurmctld set-up need root"
     install_packages
     export SLURM_CONF="$CONF"
-    if alive "$(pid_of slurmctld)" && alive "$(pid_of slurmd)" && alive "$(pid_of munged)"; then
+    # A cluster started without --rest has no auth/jwt: `up --rest` restarts it with it.
+    if alive "$(pid_of slurmctld)" && alive "$(pid_of slurmd)" && alive "$(pid_of munged)" \
+        && { [[ $REST == 0 ]] || grep -q '^AuthAltTypes=auth/jwt' "$CONF"; }; then
         say "already up in $STATE"
     else
         stop_daemons
@@ -327,9 +336,24 @@ status() {
     return $rc
 }
 
+# Only write $STATE/slurm.conf (and its keys) for these options, start nothing: to read it.
+config() {
+    local arg
+    for arg in "$@"; do
+        case $arg in
+            --rest) REST=1 ;;
+            --ssh) ;;
+            *) die "unknown option $arg (use --rest, --ssh)" ;;
+        esac
+    done
+    write_config
+    echo "$CONF"
+}
+
 case ${1:-} in
     up) shift; up "$@" ;;
+    config) shift; config "$@" ;;
     down) down ;;
     status) status ;;
-    *) sed -n '2,31p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,32p' "$0" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ prove that hostile paths reach the worker as the exact same strings.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -304,6 +305,26 @@ def test_cluster_script_usage_and_syntax():
     subprocess.run(["bash", "-n", str(script)], check=True)
     usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert usage.returncode == 2 and "cluster.sh up" in usage.stderr
+
+
+def test_cluster_without_rest_asks_for_no_jwt_plugin(tmp_path):
+    # Issue 16 item 8: `up` without --rest failed on a fresh machine: slurm.conf asked for the
+    # auth/jwt plugin, which only the --rest packages install.
+    script = Path(__file__).with_name("cluster.sh")
+    env = {**os.environ, "ORBITFARM_SLURM_DIR": str(tmp_path / "plain")}
+    env.pop("ORBITFARM_SLURM_REST", None)
+    plain = subprocess.run(["bash", str(script), "config"], capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    text = Path(plain.stdout.strip()).read_text()
+    assert "AuthType=auth/munge" in text and "jwt" not in text.lower()
+    assert not (tmp_path / "plain" / "jwt.key").exists()
+    env["ORBITFARM_SLURM_DIR"] = str(tmp_path / "rest")
+    rest = subprocess.run(["bash", str(script), "config", "--rest"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert rest.returncode == 0, rest.stderr
+    assert "AuthAltTypes=auth/jwt" in Path(rest.stdout.strip()).read_text()
+    assert (tmp_path / "rest" / "jwt.key").stat().st_mode & 0o777 == 0o600
 
 
 def test_unknown_profile_keys_are_refused():

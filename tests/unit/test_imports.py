@@ -14,7 +14,7 @@ PACKAGES = ("submitter", "worker", "operators", "panels")
 
 # submitter/<folder> -> the submitter folders it may import (besides itself)
 LAYERS = {
-    "model": {"files.atomic", "files.layout"},
+    "model": {"files.atomic", "files.layout", "files.safe_yaml"},
     "files": {"model"},
     "launch": {"model", "files"},
     "targets": {"model", "files", "launch"},

@@ -114,6 +114,9 @@ class _RecordingTarget:
 
     submitted: list[dict[str, int]] = []
 
+    def check(self):
+        pass
+
     def stage_in(self, job):
         pass
 
@@ -277,3 +280,33 @@ def test_status_to_dict_is_what_asdict_gives(tmp_path):
     expected = dataclasses.asdict(status)
     expected["totals"] = status.totals
     assert status.to_dict() == expected
+
+
+def test_an_older_attempt_finishing_late_never_overwrites_the_newer_one(tmp_path):
+    # Issue 16 item 9: attempt 1 (a zombie) ends after attempt 2 started; the state file
+    # must stay attempt 2's and the zombie must not leave a marker saying it ended.
+    job = _job(tmp_path, subjects=1)
+    (task_id,) = job.task_ids()
+    first = _start(job, task_id)
+    second = _start(job, task_id)
+    assert job.read_state(task_id)["attempt"] == 2
+    _end(first, "s0", "failed")
+    state = job.read_state(task_id)
+    assert (state["state"], state["attempt"]) == ("running", 2)
+    assert first.stale and _markers(job) == ["t00000.running.2"]
+    # The submitter's own verdicts follow the same rule: a "lost" for attempt 1 is refused.
+    assert job.write_state(task_id, dict(state, state="lost", attempt=1)) is False
+    _end(second, "s0", "rendered")
+    assert _markers(job) == ["t00000.done.2"]
+    assert jobs.status(JobDir(job.path), refresh=False).ok
+
+
+def test_an_empty_state_file_reads_as_queued(tmp_path):
+    # Issue 16 item 10: an empty task state file (disk full, a hand edit) crashed `status`.
+    job = _job(tmp_path, subjects=2)
+    a, b = job.task_ids()
+    _end(_start(job, a), "s0", "rendered")
+    job.state_file(b).write_text("")
+    status = jobs.status(JobDir(job.path), refresh=False)
+    assert status.tasks == {"done": 1, "queued": 1}
+    assert job.read_state(b) == {"state": "queued"}

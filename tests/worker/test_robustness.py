@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -148,3 +149,44 @@ def test_frame_failing_its_check_is_retried_once_then_fails(tmp_path, bpy_python
     assert "frame 1 failed its check twice: blank frame" in res["reason"]
     assert not (tmp_path / "out" / "ghost" / "rgb" / "0001.png").exists()
     assert not list((tmp_path / "out" / "ghost").glob(".tmp-*"))
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.compat
+def test_a_refused_rerun_changes_nothing_and_dead_workers_scratch_is_removed(
+        tmp_path, bpy_python, subjects, render):
+    # Issue 16 item 1: a rerun with other settings (--frames 8 over a 4-frame render) without
+    # --force is refused; transforms.json used to describe the new orbit already.
+    import socket
+    import subprocess
+    import sys
+
+    info = subjects.make_subject(bpy_python, tmp_path / "cube.blend", "cube")
+    out = tmp_path / "out"
+    code, _ = render([info["path"]], out, "--frames", "4", *TINY)
+    assert code == 0
+    folder = out / "cube"
+    # Item 10: scratch folders of killed workers: one of this host whose process is gone, one
+    # of a live process (kept), one of an older version untouched for two days.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = folder / f".tmp-{socket.gethostname()}-{gone.pid}"
+    live = folder / f".tmp-{socket.gethostname()}-{os.getppid()}"
+    old = folder / ".tmp-12345"
+    for scratch in (dead, live, old):
+        scratch.mkdir()
+        (scratch / "0001-rgb.png").write_bytes(b"half a frame")
+    os.utime(old, (1, 1))
+    before = _snapshot(folder)
+    code, log = render([info["path"]], out, "--frames", "8", *TINY)
+    assert code != 0 and "rendered with other settings" in log
+    assert _snapshot(folder) == before  # transforms.json, result.json, frames: all as they were
+    assert len(json.loads((folder / "transforms.json").read_text())["frames"]) == 4
+    code, log = render([info["path"]], out, "--frames", "4", *TINY)
+    assert code == 0 and "0 of 4 frames to render" in log
+    assert not dead.exists() and not old.exists() and live.is_dir()
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".tmp-")) == [live.name]

@@ -100,7 +100,7 @@ def _one_line(name: str, value: str | None) -> None:
 
 def classad_string(text: str) -> str:
     """A ClassAd string literal (quotes and backslashes escaped)."""
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(text, ensure_ascii=False, allow_nan=False)
 
 
 def batch_name(job_id: str) -> str:

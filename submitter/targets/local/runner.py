@@ -24,6 +24,7 @@ from typing import Any
 
 from ...files import layout
 from ...files.atomic import atomic_write_json, read_json
+from ...files.taskstate import read_state
 from ...launch.runtime import Runtime, boot_expression, plan_worker_argv, runner_boot, worker_env
 from ...model.plan import index_of
 from ...model.states import EndReason, TaskState, WorkerExit
@@ -116,7 +117,7 @@ class Runner:
         atomic_write_json(path, data)
 
     def already_final(self, task_id: str) -> bool:
-        state = read_json(layout.state_file(self.job_path, task_id), default=None) or {}
+        state = read_state(layout.state_file(self.job_path, task_id))  # empty file: queued
         return state.get("state") in (TaskState.DONE, TaskState.SKIPPED, TaskState.CANCELLED)
 
     def launch(self, task_id: str, slot: int) -> tuple[subprocess.Popen, Any, float]:

@@ -19,10 +19,18 @@ from typing import Any
 
 from ...files.atomic import atomic_write_json, read_json
 from ...launch.runtime import NoRuntimeError, Runtime, detect_runtime
+from ...model.settings import Limit, SettingsError
 from ...model.states import EndReason, Phase
 from ..base import SchedulerState, Target, TargetError, TargetOption
+from ..nodes import refuse_unknown_keys
 from .runner import INDEX_VARIABLE, local_dir, runner_argv
 
+# Profile keys of the local target, and the limits of its numbers.
+_KEYS = {"kind", "name", "notify", "description", "workers", "blender", "python",
+         "task_timeout", "pin_gpus"}
+_LIMITS = {"workers": Limit("--workers", 1, 1024, optional=True),
+           "task_timeout": Limit("task_timeout", 1, 30 * 86400, whole=False, optional=True,
+                                 unit="seconds")}
 # Runners this process started: kept so they are reaped (a zombie would look alive).
 _CHILDREN: list[subprocess.Popen] = []
 
@@ -98,9 +106,15 @@ class LocalTarget(Target):
 
     @classmethod
     def check_profile(cls, profile: dict[str, Any]) -> None:
-        workers = profile.get("workers")
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
-            raise TargetError(f"--workers must be a whole number >= 1, got {workers!r}")
+        refuse_unknown_keys("local", profile, _KEYS)
+        for key, limit in _LIMITS.items():
+            try:
+                limit.check(profile.get(key))
+            except SettingsError as exc:
+                raise TargetError(f"local profile {profile.get('name', '')!r}: {exc}") from None
+        if not isinstance(profile.get("pin_gpus", True), bool):
+            raise TargetError(f"local profile {profile.get('name', '')!r}: pin_gpus must be "
+                              f"true or false, got {profile['pin_gpus']!r}")
 
     @property
     def workers(self) -> int:
@@ -178,6 +192,7 @@ class LocalTarget(Target):
                 latest[task_id] = entry["run"]
         alive = {r["run"]: pid_alive(r["runner_pid"], r.get("runner_start")) for r in runs}
         pids = {r["run"]: r["runner_pid"] for r in runs}
+        hosts = {r["run"]: r.get("host") for r in runs}
         records = _read_records(local_dir(job.path) / "tasks")
         states: dict[str, SchedulerState] = {}
         for task_id in task_ids:
@@ -200,9 +215,12 @@ class LocalTarget(Target):
             elif pid_alive(rec.get("pid")) or alive[run]:
                 states[task_id] = SchedulerState(Phase.RUNNING, native_id=str(rec.get("pid", "")))
             else:
+                # Both pids checked on the machine that started them: certainly gone.
+                here = hosts[run] in (None, socket.gethostname())
                 states[task_id] = SchedulerState(
                     Phase.UNKNOWN, reason=f"the worker (pid {rec.get('pid')}) and the local runner "
-                                    f"(pid {pids[run]}) are gone (machine restarted or killed?)")
+                                    f"(pid {pids[run]}) are gone (machine restarted or killed?)",
+                    end=EndReason.KILLED if here else None)
         return states
 
     def cancel(self, job, task_ids: list[str] | None = None) -> None:

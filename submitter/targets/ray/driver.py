@@ -93,7 +93,7 @@ def run_worker(task: dict[str, Any], env: dict[str, str], cwd: str,
 def _write_json(path: str, data: Any) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+        json.dump(data, handle, allow_nan=False)
     os.replace(tmp, path)
 
 

@@ -204,7 +204,7 @@ class RayTarget(Target):
         (folder / f"cancel-{number}").mkdir(parents=True, exist_ok=True)
         path = folder / f"submission-{number}.json"
         spec = self.submission_spec(job, task_ids, number, attempt)
-        atomic_write_text(path, json.dumps(spec, indent=1) + "\n")
+        atomic_write_text(path, json.dumps(spec, indent=1, allow_nan=False) + "\n")
         return path
 
     def dry_run(self, job: JobDir, attempts: dict[str, int]) -> list[Path]:

@@ -279,7 +279,7 @@ class SgeTarget(ClusterNodes, Target):
         now = time.time()
         current = {f"{k[0]}.{k[1]}": float(seen.get(f"{k[0]}.{k[1]}", now)) for k in keys}
         if current != seen and (current or seen):
-            atomic_write_text(path, json.dumps(current))
+            atomic_write_text(path, json.dumps(current, allow_nan=False))
         return current
 
     def extra_logs(self, job: JobDir, task_id: str) -> list[Path]:
@@ -300,7 +300,7 @@ class SgeTarget(ClusterNodes, Target):
     def _remember_cancelled(self, job: JobDir, natives: list[str]) -> None:
         (job.path / SGE_DIR).mkdir(exist_ok=True)
         atomic_write_text(job.path / SGE_DIR / CANCELLED,
-                          json.dumps(sorted(self._cancelled(job) | set(natives))))
+                          json.dumps(sorted(self._cancelled(job) | set(natives)), allow_nan=False))
 
     def cancel(self, job: JobDir, task_ids: list[str] | None = None) -> None:
         latest = self._latest(job)
