@@ -12,6 +12,7 @@ from ..targets.base import TargetError
 from . import export as cmd_export
 from . import jobs as cmd_jobs
 from . import render as cmd_render
+from . import web as cmd_web
 
 
 class UserError(Exception):
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_render.register(sub)
     cmd_jobs.register(sub)
     cmd_export.register(sub)
+    cmd_web.register(sub)
     return parser
 
 

@@ -15,6 +15,7 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     ray/, kubernetes/   the same for Ray (driver specs, task ids) and Kubernetes (manifests)
     plan.cluster.json   the plan with paths as cluster nodes see them (targets with path_map)
     notified/           markers of notifications already sent
+    report.html         the job's web page (submitter/report/), static; report/ holds its images
 
 A subject's outputs (OUT/<name>/): rgb/NNNN.png, depth/NNNN.exr, transforms.json, result.json
 (NNNN = the 1-based orbit frame, at least 4 digits); the dataset formats (submitter/formats/):
@@ -51,6 +52,9 @@ RAY_DIR = "ray"  # the Ray target's submissions, task ids, results and cancel re
 KUBERNETES_DIR = "kubernetes"  # the Kubernetes target's manifests (also what --dry-run writes)
 CLUSTER_PLAN = "plan.cluster.json"  # the plan with paths as cluster nodes see them (path_map)
 DRY_RUN_DIR = "dry-run"  # what `submit --dry-run` would have submitted, for kinds without a folder
+REPORT_FILE = "report.html"  # the job's web page
+REPORT_DIR = "report"  # its images (thumbs/) and caches, written once and reused
+REPORT_THUMBS = "thumbs"  # inside REPORT_DIR: one strip (RGB over depth) per subject
 
 # -- a subject's outputs -----------------------------------------------------------------------
 RGB_DIR = "rgb"
