@@ -26,7 +26,10 @@ from ..model.states import SubjectStatus, TaskState
 
 MAX_FAILED = 200  # failed tasks listed with their log tails; the rest are counted
 LOG_LINES = 12
-TASK_SAMPLE = 2000  # tasks whose state files are read for the timings
+TASK_SAMPLE = 500  # tasks whose state files are read for the timings
+# result.json files read per automatic write (each finished subject's is read once, then
+# cached): a 10,000-subject job's first page would otherwise parse ~300 MB of JSON.
+TIMINGS_PER_WRITE = 200
 FINISHED_SUBJECT = (SubjectStatus.RENDERED, SubjectStatus.FAILED, SubjectStatus.SKIPPED,
                      SubjectStatus.CANCELLED)
 _SECRET_KEY = re.compile(r"token|secret|passw|credential|auth|api.?key|private", re.I)
@@ -73,6 +76,7 @@ class JobTimes:
     frame_seconds: float = 0.0
     render_seconds: float = 0.0
     frames_timed: int = 0
+    subjects_with_frames: int = 0  # of which len(ReportFacts.timings) are timed so far
 
 
 @dataclass
@@ -121,9 +125,8 @@ def commands(job_path: Path, finished: bool, retryable: bool) -> list[tuple[str,
     return found
 
 
-def _members(plan: Any, position: int) -> list[str]:
+def _members(plan: Any, names: list[str], position: int) -> list[str]:
     """Names of the subjects the task at plan position `position` renders."""
-    names = plan.subject_names()
     group = position // len(plan.chunks)
     first = group * plan.group
     return names[first: min(first + plan.group, len(names))]
@@ -135,6 +138,7 @@ def failed_tasks(job: JobDir, st: JobStatus) -> tuple[list[FailedTask], int]:
     position = {t: i for i, t in enumerate(job.task_ids())}
     found: list[FailedTask] = []
     total = 0
+    names = job.plan.subject_names()
     for task_id, final in sorted(wanted, key=lambda pair: position.get(pair[0], 0)):
         state = job.read_state(task_id)
         if state.get("state") not in (TaskState.FAILED, TaskState.LOST):
@@ -147,7 +151,7 @@ def failed_tasks(job: JobDir, st: JobStatus) -> tuple[list[FailedTask], int]:
             id=task_id, state=str(state.get("state")), attempt=int(state.get("attempt") or 0),
             reason=str(state.get("reason") or ""), log_tail=tail,
             log_href=f"{layout.LOG_DIR}/{task_id}.log",
-            subjects=_members(job.plan, position.get(task_id, 0)), final=final))
+            subjects=_members(job.plan, names, position.get(task_id, 0)), final=final))
     return found, total
 
 
@@ -175,15 +179,20 @@ def job_times(job: JobDir, st: JobStatus) -> JobTimes:
     return times
 
 
-def subject_timings(job: JobDir, st: JobStatus) -> dict[int, Timing]:
-    """Frame timings per subject from result.json; finished subjects' cached by file mtime."""
+def subject_timings(job: JobDir, st: JobStatus,
+                    limit: int | None = TIMINGS_PER_WRITE) -> tuple[dict[int, Timing], int]:
+    """Frame timings per subject from result.json, finished subjects' cached by file mtime;
+    at most `limit` files read (None: all). Also returns how many subjects had frames."""
     cache_path = job.path / layout.REPORT_DIR / _TIMINGS_FILE
     cached: dict[str, list] = read_json(cache_path, default=None) or {}
     kept: dict[str, list] = {}
     found: dict[int, Timing] = {}
+    with_frames = 0
+    reads = 0
     for index, row in enumerate(st.subjects):
         if row.frames_done == 0 or not row.out:
             continue
+        with_frames += 1
         result = os.path.join(row.out, layout.RESULT_FILE)
         try:
             mtime = os.stat(result).st_mtime_ns
@@ -193,7 +202,10 @@ def subject_timings(job: JobDir, st: JobStatus) -> dict[int, Timing]:
         hit = cached.get(key)
         if hit and hit[0] == mtime:
             timing = Timing(*hit[1:])
+        elif limit is not None and reads >= limit:
+            continue
         else:
+            reads += 1
             timing = _read_timing(result)
         found[index] = timing
         if row.state in FINISHED_SUBJECT:
@@ -203,7 +215,7 @@ def subject_timings(job: JobDir, st: JobStatus) -> dict[int, Timing]:
             atomic_write_text(cache_path, json.dumps(kept, separators=(",", ":")))
         except OSError:
             pass  # a read-only job directory: timings are read again next time
-    return found
+    return found, with_frames
 
 
 def _read_timing(result: str) -> Timing:
@@ -227,12 +239,13 @@ def eta(st: JobStatus, times: JobTimes, now: float) -> float | None:
     return remaining / (st.frames_settled / (now - began))
 
 
-def gather(job: JobDir, st: JobStatus, thumbs: set[int]) -> ReportFacts:
+def gather(job: JobDir, st: JobStatus, thumbs: set[int],
+           timings_limit: int | None = TIMINGS_PER_WRITE) -> ReportFacts:
     """The page's facts for this status (thumbnails made by the caller)."""
     now = time.time()
     failed, failed_total = failed_tasks(job, st)
     times = job_times(job, st)
-    timings = subject_timings(job, st)
+    timings, times.subjects_with_frames = subject_timings(job, st, timings_limit)
     for timing in timings.values():
         times.frame_seconds += timing.seconds
         times.render_seconds += timing.render_seconds

@@ -15,6 +15,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from ..files.layout import RESULT_FILE
 from ..model.states import SubjectStatus
 from .facts import FailedTask, ReportFacts, Timing
 from .thumbs import strip_name
@@ -42,14 +43,9 @@ img{image-rendering:pixelated;display:block}
 
 
 def text(value: Any) -> str:
-    """HTML-escaped text; undecodable bytes (surrogate escapes) become U+FFFD."""
-    s = str(value)
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        s = s.encode("utf-8", "replace").decode("utf-8")  # lone surrogates of other origins
-    return html.escape(s, quote=True)
+    """HTML-escaped text (quotes too). Bytes of names that are not UTF-8 (surrogate escapes)
+    pass through and become "?" when the page is encoded (write.py: errors="replace")."""
+    return html.escape(str(value), quote=True)
 
 
 def href(path: str) -> str:
@@ -142,15 +138,18 @@ def _failed(f: ReportFacts) -> str:
                if more > 0 else ""))
 
 
-def _subject_row(f: ReportFacts, index: int) -> str:
+def _subject_row(f: ReportFacts, index: int, rel_dirs: dict[str, str]) -> str:
     row = f.status.subjects[index]
     timing = f.timings.get(index)
     thumb = (f'<img src="{strip_name(index)}" alt="" loading="lazy">'
              if index in f.thumbs else "")
-    result = (os.path.relpath(os.path.join(row.out, "result.json"), f.job_path)
-              if row.out else "")
-    name = (f'<a href="{href(result)}">{text(row.name)}</a>'
-            if result and row.frames_done else text(row.name))
+    name = text(row.name)
+    if row.out and row.frames_done:  # link its result.json, relative to the job directory
+        parent, folder = os.path.split(row.out)
+        rel = rel_dirs.get(parent)
+        if rel is None:  # outputs share a parent (OUT/): one relpath for all
+            rel = rel_dirs[parent] = os.path.relpath(parent, f.job_path)
+        name = f'<a href="{href(f"{rel}/{folder}/{RESULT_FILE}")}">{name}</a>'
     warn = f" ({row.warnings} warning{'s' if row.warnings != 1 else ''})" if row.warnings else ""
     return (f'<tr class="{row.state}"><td>{name}</td><td>{row.state}</td>'
             f"<td>{_bar(row.frames_done, row.frames_total)} {row.frames_done}/{row.frames_total}"
@@ -164,6 +163,7 @@ def _per_frame(timing: Timing | None) -> str:
 
 def _subjects(f: ReportFacts) -> str:
     groups: dict[str, list[int]] = {}
+    rel_dirs: dict[str, str] = {}
     for index, row in enumerate(f.status.subjects):
         groups.setdefault(row.state, []).append(index)
     head = ("<tr><th>subject</th><th>state</th><th>frames</th><th>s/frame</th>"
@@ -179,7 +179,7 @@ def _subjects(f: ReportFacts) -> str:
         for start in range(0, len(members), PAGE_ROWS):
             page = members[start: start + PAGE_ROWS]
             is_open = " open" if start == 0 else ""
-            rows = "".join(_subject_row(f, i) for i in page)
+            rows = "".join(_subject_row(f, i, rel_dirs) for i in page)
             parts.append(f"<details{is_open}><summary>{state} {start + 1}-{start + len(page)}"
                          f"</summary><table>{head}{rows}</table></details>")
     return "".join(parts)
@@ -196,7 +196,10 @@ def _timings(f: ReportFacts) -> str:
             end - t.created) if t.created else "-",
     }
     if t.frames_timed:
-        pairs["frames timed"] = t.frames_timed
+        pairs["frames timed"] = (f"{t.frames_timed} of {len(f.timings)} subjects"
+                                 + (f" (of {t.subjects_with_frames} with frames; the rest on the "
+                                    "next writes)" if len(f.timings) < t.subjects_with_frames
+                                    else ""))
         pairs["seconds per frame (mean)"] = f"{t.frame_seconds / t.frames_timed:.2f} s"
         pairs["rendering (Blender)"] = _duration(t.render_seconds)
         pairs["checking and saving frames"] = _duration(t.frame_seconds - t.render_seconds)

@@ -119,33 +119,34 @@ def make_strip(subject_dir: Path, dest: Path, cell: int = CELL_WIDTH,
     return True
 
 
-def _fresh(strip: Path, subject_dir: Path) -> bool:
-    """The strip exists and is newer than the subject's result.json (else it is remade)."""
+def _made(folder: Path) -> dict[str, float]:
+    """Strip file names in folder -> mtime (one scan instead of a stat per subject)."""
     try:
-        made = strip.stat().st_mtime
+        return {e.name: e.stat().st_mtime for e in os.scandir(folder) if e.name.endswith(".png")}
     except OSError:
-        return False
-    try:
-        return made >= (subject_dir / layout.RESULT_FILE).stat().st_mtime
-    except OSError:
-        return True
+        return {}
 
 
 def strips(job_path: Path, finished: Sequence[tuple[int, str]], budget: float | None) -> set[int]:
     """Plan indexes of the subjects that have a strip; makes the missing ones of `finished`
-    ((index, output folder) of subjects that ended) until `budget` seconds have passed."""
+    ((index, output folder) of subjects that ended) until `budget` seconds have passed. A
+    strip older than its subject's result.json (a retry re-rendered it) is made again."""
     deadline = None if budget is None else time.monotonic() + budget
+    made = _made(job_path / layout.REPORT_DIR / layout.REPORT_THUMBS)
     have: set[int] = set()
     for index, out in finished:
         strip = job_path / strip_name(index)
-        subject_dir = Path(out)
-        if _fresh(strip, subject_dir):
-            have.add(index)
+        when = made.get(strip.name)
+        if when is not None:
+            try:
+                stale = os.stat(Path(out) / layout.RESULT_FILE).st_mtime > when
+            except OSError:
+                stale = False
+            if not stale or (deadline is not None and time.monotonic() > deadline):
+                have.add(index)  # fresh, or stale but shown until a later write remakes it
+                continue
+        elif deadline is not None and time.monotonic() > deadline:
             continue
-        if deadline is not None and time.monotonic() > deadline:
-            if strip.exists():
-                have.add(index)  # stale but shown; remade on a later write
-            continue
-        if make_strip(subject_dir, strip):
+        if make_strip(Path(out), strip):
             have.add(index)
     return have

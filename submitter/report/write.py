@@ -27,14 +27,18 @@ def report_path(job: JobDir) -> Path:
 
 
 def write_report(job: JobDir, st: JobStatus | None = None, refresh: bool = True,
-                 thumbs_budget: float | None = None) -> Path:
-    """Write the job's page (with a fresh status unless given one); return its path."""
+                 thumbs_budget: float | None = None,
+                 timings_limit: int | None = facts.TIMINGS_PER_WRITE) -> Path:
+    """Write the job's page (with a fresh status unless given one); return its path.
+
+    thumbs_budget: seconds of thumbnail making (None: all); timings_limit: result.json files
+    read for frame timings (None: all); what is left comes with the next writes."""
     if st is None:
         st = status(job, refresh=refresh)
     finished = [(i, row.out) for i, row in enumerate(st.subjects)
                 if row.out and row.frames_done and row.state in facts.FINISHED_SUBJECT]
     have = thumbs.strips(job.path, finished, thumbs_budget)
-    html = page.render(facts.gather(job, st, have))
+    html = page.render(facts.gather(job, st, have, timings_limit))
     path = report_path(job)
     atomic_write_bytes(path, html.encode("utf-8", "replace"))
     return path
