@@ -4,7 +4,7 @@ Built on `jobs.status` (which lists one marker folder instead of reading every s
 a 10,000-subject page costs little more than `orbitfarm status`. What status does not know is
 read sparingly: the state files and log tails of failed tasks (at most MAX_FAILED), the start
 and end times of a sample of tasks (timings), and each finished subject's result.json once
-(its frame timings are cached in REPORT_DIR/timings.json, keyed by the file's mtime).
+(its frame timings are cached in REPORT_DIR/timings.json, TIMINGS_PER_WRITE new ones a write).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LOG_LINES = 12
 TASK_SAMPLE = 500  # tasks whose state files are read for the timings
 # result.json files read per automatic write (each finished subject's is read once, then
 # cached): a 10,000-subject job's first page would otherwise parse ~300 MB of JSON.
-TIMINGS_PER_WRITE = 200
+TIMINGS_PER_WRITE = 100
 FINISHED_SUBJECT = (SubjectStatus.RENDERED, SubjectStatus.FAILED, SubjectStatus.SKIPPED,
                      SubjectStatus.CANCELLED)
 _SECRET_KEY = re.compile(r"token|secret|passw|credential|auth|api.?key|private", re.I)
@@ -181,8 +181,10 @@ def job_times(job: JobDir, st: JobStatus) -> JobTimes:
 
 def subject_timings(job: JobDir, st: JobStatus,
                     limit: int | None = TIMINGS_PER_WRITE) -> tuple[dict[int, Timing], int]:
-    """Frame timings per subject from result.json, finished subjects' cached by file mtime;
-    at most `limit` files read (None: all). Also returns how many subjects had frames."""
+    """Frame timings per subject from result.json, at most `limit` files read (None: all);
+    also how many subjects have frames. A finished subject's timing is cached with its state
+    and frame count (a subject that renders again changes one of them), so a big job's page
+    neither stats nor reads its thousands of result.json files again."""
     cache_path = job.path / layout.REPORT_DIR / _TIMINGS_FILE
     cached: dict[str, list] = read_json(cache_path, default=None) or {}
     kept: dict[str, list] = {}
@@ -193,23 +195,18 @@ def subject_timings(job: JobDir, st: JobStatus,
         if row.frames_done == 0 or not row.out:
             continue
         with_frames += 1
-        result = os.path.join(row.out, layout.RESULT_FILE)
-        try:
-            mtime = os.stat(result).st_mtime_ns
-        except OSError:
-            continue
         key = str(index)
         hit = cached.get(key)
-        if hit and hit[0] == mtime:
-            timing = Timing(*hit[1:])
+        if hit and hit[0] == row.state and hit[1] == row.frames_done:
+            found[index] = timing = Timing(*hit[2:])
         elif limit is not None and reads >= limit:
             continue
         else:
             reads += 1
-            timing = _read_timing(result)
-        found[index] = timing
+            found[index] = timing = _read_timing(os.path.join(row.out, layout.RESULT_FILE))
         if row.state in FINISHED_SUBJECT:
-            kept[key] = [mtime, timing.frames, timing.seconds, timing.render_seconds]
+            kept[key] = [row.state, row.frames_done, timing.frames, timing.seconds,
+                         timing.render_seconds]
     if kept != cached:
         try:
             atomic_write_text(cache_path, json.dumps(kept, separators=(",", ":")))

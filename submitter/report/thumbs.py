@@ -43,7 +43,11 @@ def finished_frames(subject_dir: Path, limit: int = FRAMES_PER_STRIP) -> list[in
 
 def strip_name(index: int) -> str:
     """The strip of the subject at plan position `index`, relative to the job directory."""
-    return f"{layout.REPORT_DIR}/{layout.REPORT_THUMBS}/s{index:05d}.png"
+    return f"{layout.REPORT_DIR}/{layout.REPORT_THUMBS}/{_strip_file(index)}"
+
+
+def _strip_file(index: int) -> str:
+    return f"s{index:05d}.png"
 
 
 def _grid(width: int, height: int, cell: int) -> tuple[list[int], list[int]]:
@@ -135,8 +139,10 @@ def strips(job_path: Path, finished: Sequence[tuple[int, str]], budget: float | 
     made = _made(job_path / layout.REPORT_DIR / layout.REPORT_THUMBS)
     have: set[int] = set()
     for index, out in finished:
+        when = made.get(_strip_file(index))
+        if when is None and deadline is not None and time.monotonic() > deadline:
+            continue
         strip = job_path / strip_name(index)
-        when = made.get(strip.name)
         if when is not None:
             try:
                 stale = os.stat(Path(out) / layout.RESULT_FILE).st_mtime > when
@@ -145,8 +151,6 @@ def strips(job_path: Path, finished: Sequence[tuple[int, str]], budget: float | 
             if not stale or (deadline is not None and time.monotonic() > deadline):
                 have.add(index)  # fresh, or stale but shown until a later write remakes it
                 continue
-        elif deadline is not None and time.monotonic() > deadline:
-            continue
         if make_strip(Path(out), strip):
             have.add(index)
     return have
