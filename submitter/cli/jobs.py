@@ -352,9 +352,6 @@ def _bar(fraction: float, width: int = 24) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
+    from .. import jobs
+
+    return jobs.duration(seconds)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..files.layout import RESULT_FILE
+from ..jobs.job_status import duration
 from ..model.states import SubjectStatus
 from .facts import FailedTask, ReportFacts, Timing
 from .thumbs import strip_name
@@ -59,14 +60,7 @@ def _bar(done: float, total: float) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    if s >= 60:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{seconds:.1f} s"
+    return "unknown" if seconds is None else duration(seconds, precise=True)
 
 
 def _stamp(t: float | None) -> str:
