@@ -57,8 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise FileNotFoundError(f"no such folder: {root}")
     server = make_server(root, args.port, args.bind)
-    host, port = server.server_address[:2]
-    print(f"serving {root.resolve()} read-only at http://{host}:{port}/ (Ctrl-C stops)",
+    port = server.server_address[1]
+    print(f"serving {root.resolve()} read-only at http://{args.bind}:{port}/ (Ctrl-C stops)",
           flush=True)
     try:
         server.serve_forever()
