@@ -228,12 +228,13 @@ def _read_timing(result: str) -> Timing:
 
 
 def eta(st: JobStatus, times: JobTimes, now: float) -> float | None:
-    """Seconds left at the average rate since the first task started; None when unknown."""
+    """Seconds left at the average rendering rate since the first task started; None when
+    unknown (nothing rendered yet: frames that failed or were skipped say nothing of speed)."""
     began = times.first_start or times.created
     remaining = st.frames_total - st.frames_settled
-    if st.finished or remaining <= 0 or not began or now <= began or st.frames_settled <= 0:
+    if st.finished or remaining <= 0 or not began or now <= began or st.frames_done <= 0:
         return None
-    return remaining / (st.frames_settled / (now - began))
+    return remaining / (st.frames_done / (now - began))
 
 
 def gather(job: JobDir, st: JobStatus, thumbs: set[int],

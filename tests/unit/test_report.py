@@ -141,3 +141,15 @@ def test_serve_lists_jobs_live_and_binds_loopback(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_eta_comes_from_rendered_frames_only():
+    from orbitfarm.submitter.jobs import JobStatus
+    from orbitfarm.submitter.report.facts import JobTimes, eta
+
+    def st(done: int, settled: int) -> JobStatus:
+        return JobStatus("j", "/j", "local", [], {}, done, 100, settled, False, 0)
+
+    times = JobTimes(created=1000.0, first_start=1010.0)
+    assert eta(st(0, 40), times, 1020.0) is None  # only failed frames settled: speed unknown
+    assert eta(st(10, 20), times, 1020.0) == pytest.approx(80.0)  # 1 frame/s, 80 to go
