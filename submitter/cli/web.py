@@ -39,11 +39,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .. import jobs
     from ..report import write_report
     from ..report.facts import TIMINGS_PER_WRITE
+    from .main import UserError
 
-    # Asked for by a person: every subject's timings (the runner's pages read them bit by bit).
-    path = write_report(jobs.open_job(args.job), refresh=args.refresh,
-                        thumbs_budget=args.thumbs_budget,
-                        timings_limit=None if args.thumbs_budget is None else TIMINGS_PER_WRITE)
+    job = jobs.open_job(args.job)
+    try:
+        # Asked for by a person: every subject's timings (the runner's pages read them bit by
+        # bit).
+        path = write_report(job, refresh=args.refresh, thumbs_budget=args.thumbs_budget,
+                            timings_limit=None if args.thumbs_budget is None else
+                            TIMINGS_PER_WRITE)
+    except OSError as exc:  # a read-only or full job directory
+        raise UserError(f"cannot write the page into {job.path}: {exc}") from None
     print(path)
     if args.open:
         webbrowser.open(path.as_uri())

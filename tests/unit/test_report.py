@@ -153,3 +153,16 @@ def test_eta_comes_from_rendered_frames_only():
     times = JobTimes(created=1000.0, first_start=1010.0)
     assert eta(st(0, 40), times, 1020.0) is None  # only failed frames settled: speed unknown
     assert eta(st(10, 20), times, 1020.0) == pytest.approx(80.0)  # 1 frame/s, 80 to go
+
+
+def test_report_command_writes_the_page_or_says_why_not(tmp_path, capsys):
+    from orbitfarm.submitter.cli import main
+
+    job = _job(tmp_path, ["a"])
+    assert main(["report", str(job.path), "--no-refresh"]) == 0
+    assert capsys.readouterr().out.strip() == str(job.path / layout.REPORT_FILE)
+    (job.path / layout.REPORT_FILE).unlink()
+    (job.path / layout.REPORT_FILE).mkdir()  # cannot be replaced by a file
+    assert main(["report", str(job.path), "--no-refresh"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orbitfarm report: error: cannot write the page into") and "\n" == err[-1]
