@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import shlex
 import time
 from typing import Any
 from urllib.parse import quote
@@ -74,7 +75,10 @@ def _table(pairs: dict[str, Any]) -> str:
 
 def _head(f: ReportFacts) -> str:
     st = f.status
-    state = ("finished" if st.ok else "finished with failures") if st.finished else "running"
+    if st.finished:
+        state = "finished" if st.ok else "finished with failures"
+    else:
+        state = "running" if st.tasks.get("running") else "queued"
     refresh = ("" if st.finished else
                f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">')
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{refresh}'
@@ -128,7 +132,8 @@ def _failed(f: ReportFacts) -> str:
     more = f.failed_total - len(f.failed)
     return (f'<h2 id="failed-tasks">Failed tasks ({f.failed_total})</h2>'
             + "".join(_failed_task(t) for t in f.failed)
-            + (f"<p>and {more} more: <code>orbitfarm logs {text(f.job_path)}</code></p>"
+            + (f"<p>and {more} more: <code>orbitfarm logs {text(shlex.quote(str(f.job_path)))}"
+               "</code></p>"
                if more > 0 else ""))
 
 
