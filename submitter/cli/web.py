@@ -6,6 +6,8 @@ import argparse
 import webbrowser
 from pathlib import Path
 
+THUMBS_BUDGET = 120.0  # seconds of thumbnail making for `orbitfarm report` (big jobs: in turns)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..report.serve import DEFAULT_BIND, DEFAULT_PORT
@@ -19,8 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
     p.add_argument("--no-refresh", dest="refresh", action="store_false",
                    help="read the task states only; do not ask the target about running tasks")
-    p.add_argument("--thumbs-budget", type=float, default=None, metavar="SECONDS",
-                   help="stop making thumbnails after this long (the rest come next time)")
+    p.add_argument("--thumbs-budget", type=float, default=THUMBS_BUDGET, metavar="SECONDS",
+                   help="stop making thumbnails after this long; the rest come with the next "
+                        "write (default %(default)g)")
+    # How the local runner writes it while tasks run: states only, bounded extras.
+    p.add_argument("--auto", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser(
@@ -38,16 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from .. import jobs
     from ..report import write_report
-    from ..report.facts import TIMINGS_PER_WRITE
+    from ..report.write import AUTO_THUMBS_BUDGET
     from .main import UserError
 
     job = jobs.open_job(args.job)
     try:
-        # Asked for by a person: every subject's timings (the runner's pages read them bit by
-        # bit).
-        path = write_report(job, refresh=args.refresh, thumbs_budget=args.thumbs_budget,
-                            timings_limit=None if args.thumbs_budget is None else
-                            TIMINGS_PER_WRITE)
+        if args.auto:
+            path = write_report(job, refresh=False, thumbs_budget=AUTO_THUMBS_BUDGET)
+        else:  # asked for by a person: every subject's timings (auto writes read them in turns)
+            path = write_report(job, refresh=args.refresh, thumbs_budget=args.thumbs_budget,
+                                timings_limit=None)
     except OSError as exc:  # a read-only or full job directory
         raise UserError(f"cannot write the page into {job.path}: {exc}") from None
     print(path)

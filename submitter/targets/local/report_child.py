@@ -16,15 +16,15 @@ from ...files import layout
 from ...launch.runtime import boot_expression
 
 EVERY = 5.0
-THUMBS_BUDGET = 3.0  # seconds of thumbnails per page while running
-FINAL_THUMBS_BUDGET = 120.0
+FINAL_TIMEOUT = 600.0  # the last page of a big job: its thumbnails (2 min) and every timing
 
 
-def report_argv(job_path: Path, thumbs_budget: float) -> list[str]:
-    """`orbitfarm report JOBDIR` from the job's own code, reading task states only."""
+def report_argv(job_path: Path, final: bool) -> list[str]:
+    """`orbitfarm report JOBDIR` from the job's own code, reading task states only: bounded
+    like `wait`'s pages while tasks run (--auto), the command's own way at the end."""
     return [sys.executable, "-c", boot_expression("submitter.cli", "main"), "--",
-            str(layout.code_dir(job_path)), "report", str(job_path), "--no-refresh",
-            "--thumbs-budget", str(thumbs_budget)]
+            str(layout.code_dir(job_path)), "report", str(job_path),
+            *(["--no-refresh"] if final else ["--auto"])]
 
 
 class PageUpdates:
@@ -43,23 +43,23 @@ class PageUpdates:
         if now - self.last < EVERY:
             return
         self.last = now
-        self.child = self._start(THUMBS_BUDGET)
+        self.child = self._start(final=False)
 
     def final(self) -> None:
         """The last page, with its thumbnails; waits for it (the runner is about to exit)."""
         if self.child is not None:
             self.child.wait()
-        child = self._start(FINAL_THUMBS_BUDGET)
+        child = self._start(final=True)
         if child is not None:
             try:
-                child.wait(timeout=FINAL_THUMBS_BUDGET + 60)
+                child.wait(timeout=FINAL_TIMEOUT)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
 
-    def _start(self, budget: float) -> subprocess.Popen | None:
+    def _start(self, final: bool) -> subprocess.Popen | None:
         try:
-            return subprocess.Popen(report_argv(self.job_path, budget), cwd=str(self.job_path),
+            return subprocess.Popen(report_argv(self.job_path, final), cwd=str(self.job_path),
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
         except OSError as exc:  # never turn bookkeeping into a crash
