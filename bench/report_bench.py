@@ -75,7 +75,7 @@ def bench_report(root: Path, count: int) -> dict[str, float]:
     html = write_report(JobDir(job.path), thumbs_budget=0, timings_limit=None).read_text(
         encoding="utf-8")
     result["all_timings_s"] = time.perf_counter() - start
-    assert f"{360 * (count - len(range(0, count, 100))) + 12 * len(range(0, count, 100))} of " \
+    assert f"{360 * (count - len(range(0, count, 100))) + 12 * len(range(0, count, 100))}, of " \
            f"{count} subjects" in html, "every subject timed"
     return result
 

@@ -195,7 +195,7 @@ def _timings(f: ReportFacts) -> str:
             end - t.created) if t.created else "-",
     }
     if t.frames_timed:
-        pairs["frames timed"] = (f"{t.frames_timed} of {len(f.timings)} subjects"
+        pairs["frames timed"] = (f"{t.frames_timed}, of {len(f.timings)} subjects"
                                  + (f" (of {t.subjects_with_frames} with frames; the rest on the "
                                     "next writes)" if len(f.timings) < t.subjects_with_frames
                                     else ""))

@@ -100,7 +100,7 @@ def test_page_from_a_file_path(finished_job, page, shots):
     assert shlex.split(f"orbitfarm wait {quoted}")[2] == str(finished_job.path)
     assert "orbitfarm cancel" not in commands  # nothing left to cancel
     timings = page.inner_text("#timings")
-    assert "seconds per frame (mean)" in timings and "4 of 1 subjects" in timings
+    assert "seconds per frame (mean)" in timings and "4, of 1 subjects" in timings
     settings = page.inner_text("#settings")
     assert "width\t48" in settings and "kind\tlocal" in settings
     _open_everything(page)
