@@ -44,7 +44,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .. import jobs
     from ..report import write_report
     from ..report.write import AUTO_THUMBS_BUDGET
-    from .main import UserError
 
     job = jobs.open_job(args.job)
     try:
@@ -54,7 +53,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             path = write_report(job, refresh=args.refresh, thumbs_budget=args.thumbs_budget,
                                 timings_limit=None)
     except OSError as exc:  # a read-only or full job directory
-        raise UserError(f"cannot write the page into {job.path}: {exc}") from None
+        raise jobs.JobError(f"cannot write the page into {job.path}: {exc}") from None
     print(path)
     if args.open:
         webbrowser.open(path.as_uri())
