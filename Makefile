@@ -25,7 +25,8 @@ NERFSTUDIO := nerfstudio==1.1.5
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 
 .PHONY: demo test test-main test-compat test-realblender test-window test-fresh test-formats \
-	test-sge test-htcondor test-ray test-kubernetes test-cloud lint bench extension clean venv system-deps \
+	test-sge test-htcondor test-ray test-kubernetes test-cloud test-web lint bench extension clean \
+	venv system-deps \
 	real-blender slurm-up slurm-down sge-up sge-down htcondor-up htcondor-down ray-up ray-down
 
 # The shared libraries `import bpy` loads (X11, GL, EGL, OpenMP): installed with apt-get when run
@@ -61,11 +62,11 @@ demo: venv
 
 # Every layer, cheapest first; see the README's "Development" for what each costs and catches.
 test: lint test-main test-compat test-sge test-htcondor test-cloud test-realblender test-window \
-	test-fresh
+	test-web test-fresh
 
 # The Grid Engine and HTCondor layers bring their own throwaway daemons (tests/sge, tests/htcondor).
 test-main: venv
-	$(PY) -m pytest -q -m "not realblender and not window and not sge and not htcondor and not cloud"
+	$(PY) -m pytest -q -m "not realblender and not window and not sge and not htcondor and not cloud and not web"
 
 test-sge: venv
 	$(PY) -m pytest -q -m sge tests/sge
@@ -96,6 +97,17 @@ test-window: venv real-blender
 	ORBITFARM_TEST_BLENDER=$$(bash tools/real_blender.sh --path) \
 	ORBITFARM_ARTIFACTS=$(ARTIFACTS) $(PY) -m pytest -q -m window; status=$$?; \
 	echo "test-window: screenshots of each step in $(ARTIFACTS)/window/"; exit $$status
+
+# The job's web page in headless Chromium: Debian's chromium (apt), Playwright from PyPI pointed at
+# it (its own browser downloads are unreachable); screenshots go to $(ARTIFACTS)/web.
+test-web: venv $(VENV)/.web
+	@bash tools/system_deps.sh --web
+	ORBITFARM_ARTIFACTS=$(ARTIFACTS) $(PY) -m pytest -q -m web tests/web; status=$$?; \
+	echo "test-web: screenshots in $(ARTIFACTS)/web/"; exit $$status
+
+$(VENV)/.web: $(VENV)/.ready
+	$(VENV)/bin/pip install -q playwright
+	@touch $@
 
 # `make demo` on a fresh minimal Debian bookworm (debootstrap, cached), from a copy of this tree.
 test-fresh:

@@ -6,7 +6,6 @@ the nearest and farthest hit (no-hit pixels, depth 1e10, stay black).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ import bpy
 import numpy as np
 
 from ..submitter.files import layout
-from .depth_colors import NO_HIT, RAMP
+from ..submitter.report.depth_colors import NO_HIT, RAMP
+from ..submitter.report.thumbs import finished_frames
 
 CELL_WIDTH = 160
 MAX_FRAMES = 8
@@ -22,19 +22,6 @@ MAX_SUBJECTS = 8
 GAP = 4
 
 _RAMP = np.array(RAMP, dtype=np.float32)
-
-_FRAME = re.compile(r"^(\d{4,})\.png$")
-
-
-def finished_frames(subject_dir: Path, limit: int = MAX_FRAMES) -> list[int]:
-    """Up to `limit` frame numbers with an RGB PNG, spread evenly over what exists."""
-    rgb = subject_dir / layout.RGB_DIR
-    frames = sorted(int(m.group(1)) for p in (rgb.iterdir() if rgb.is_dir() else [])
-                    if (m := _FRAME.match(p.name)))
-    if len(frames) <= limit:
-        return frames
-    step = len(frames) / limit
-    return [frames[int(i * step)] for i in range(limit)]
 
 
 def colormap_depth(depth: np.ndarray) -> np.ndarray:
@@ -82,7 +69,7 @@ def build_sheet(subject_dirs: list[Path]) -> np.ndarray | None:
     rows: list[list[np.ndarray]] = []
     cell_h = None
     for subject in subject_dirs[:MAX_SUBJECTS]:
-        frames = finished_frames(subject)
+        frames = finished_frames(subject, MAX_FRAMES)
         if not frames:
             continue
         rgb_row, depth_row = [], []

@@ -27,7 +27,7 @@ _in_flight = threading.Event()
 
 def summarize(job_path: str, online: bool = True) -> dict[str, Any]:
     """Plain-data progress of one job (any thread; no bpy). Offline: cluster jobs not polled."""
-    from ..submitter import jobs
+    from ..submitter import jobs, report
 
     try:
         job = jobs.open_job(job_path)
@@ -39,6 +39,8 @@ def summarize(job_path: str, online: bool = True) -> dict[str, Any]:
     except Exception as exc:  # a bug: loud in the console, visible in the row
         traceback.print_exc()
         return {"state": "unknown", "detail": f"status failed: {type(exc).__name__}: {exc}"}
+    # The job's web page follows what the panel shows (throttled: submitter/report/write.py).
+    report.keep_current(job, status)
     counts = {k: v for k, v in status.totals.items() if v}
     label = describe(job)
     if status.finished:

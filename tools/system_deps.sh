@@ -2,6 +2,7 @@
 # The Debian packages orbitfarm's tests and demo need beyond Python itself.
 #   tools/system_deps.sh           the shared libraries `import bpy` loads (every bpy wheel)
 #   tools/system_deps.sh --window  Xvfb and xwd, for the real-window layer (`make test-window`)
+#   tools/system_deps.sh --web     Chromium, the headless browser of the web-page layer (`make test-web`)
 # Missing ones are installed with apt-get when run as root; otherwise the one `apt-get install`
 # line to run is printed and the script exits 1. Nothing happens when all are installed.
 set -euo pipefail
@@ -12,6 +13,9 @@ PACKAGES=(libx11-6 libxext6 libxrender1 libxi6 libxfixes3 libxkbcommon0 libsm6 l
     libegl1 libgomp1 libxxf86vm1)
 if [[ "${1:-}" == "--window" ]]; then
     PACKAGES=(xvfb x11-apps)  # x11-apps: xwd, the screenshots
+fi
+if [[ "${1:-}" == "--web" ]]; then
+    PACKAGES=(chromium)  # Playwright drives it; its own browser downloads are unreachable here
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -215,6 +215,7 @@ LOG_EVERY_SECONDS = 30.0
 
 def _wait(job: Any, retries: int, interval: float, timeout: float | None) -> int:
     from .. import jobs
+    from ..report import keep_current
 
     tty = sys.stderr.isatty()
     first: list[tuple[float, int]] = []
@@ -222,6 +223,7 @@ def _wait(job: Any, retries: int, interval: float, timeout: float | None) -> int
     last_print = [-LOG_EVERY_SECONDS]
 
     def show(st: jobs.JobStatus) -> None:
+        keep_current(job, st)  # the job's web page, throttled
         now = time.monotonic()
         if not first or st.frames_settled < first[0][1]:
             first[:] = [(now, st.frames_settled)]
@@ -351,9 +353,6 @@ def _bar(fraction: float, width: int = 24) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
+    from .. import jobs
+
+    return jobs.duration(seconds)

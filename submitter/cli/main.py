@@ -13,6 +13,7 @@ from ..targets.base import TargetError
 from . import export as cmd_export
 from . import jobs as cmd_jobs
 from . import render as cmd_render
+from . import web as cmd_web
 from .options import glue_negative_lists
 
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_render.register(sub)
     cmd_jobs.register(sub)
     cmd_export.register(sub)
+    cmd_web.register(sub)
     return parser
 
 

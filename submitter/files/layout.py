@@ -20,6 +20,7 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
     plan.cluster.json   the plan with paths as cluster nodes see them (targets with path_map)
     notified/           markers of notifications already sent
     notify.secret       a literal --notify URL, readable by its owner only (jobs/secrets.py)
+    report.html         the job's web page (submitter/report/), static; report/ holds its images
 
 A subject's outputs (OUT/<name>/): rgb/NNNN.png, depth/NNNN.exr, transforms.json, result.json
 (NNNN = the 1-based orbit frame, at least 4 digits); the dataset formats (submitter/formats/):
@@ -65,6 +66,9 @@ PAI_DLC_DIR = "pai-dlc"  # the PAI-DLC target's CreateJob payloads and pod logs
 NGC_DIR = "ngc"  # the NGC target's batch run requests and job logs
 BATCHCOMPUTE_DIR = "batchcompute"  # the BatchCompute target's job descriptions, instance logs
 DRY_RUN_DIR = "dry-run"  # what `submit --dry-run` would have submitted, for kinds without a folder
+REPORT_FILE = "report.html"  # the job's web page
+REPORT_DIR = "report"  # its images (thumbs/) and caches, written once and reused
+REPORT_THUMBS = "thumbs"  # inside REPORT_DIR: one strip (RGB over depth) per subject
 
 # -- a subject's outputs -----------------------------------------------------------------------
 RGB_DIR = "rgb"

@@ -1,4 +1,7 @@
-"""A 16-bit grayscale PNG writer (zlib, no imaging library; numpy speeds it up when present)."""
+"""PNG writers: 16-bit grayscale (depth16) and 8-bit RGB (the web page's thumbnails).
+
+zlib, no imaging library; numpy speeds the 16-bit one up when present.
+"""
 
 from __future__ import annotations
 
@@ -38,3 +41,13 @@ def encode_gray16(values: Any, width: int, height: int, level: int = 6) -> bytes
 def write_gray16(path: str | Path, values: Any, width: int, height: int) -> None:
     """Write a 16-bit grayscale PNG atomically (readers never see half a file)."""
     atomic_write_bytes(path, encode_gray16(values, width, height))
+
+
+def encode_rgb8(rows: Sequence[bytes], width: int, height: int, level: int = 6) -> bytes:
+    """PNG bytes of 8-bit RGB rows (each `width * 3` bytes, top row first)."""
+    if len(rows) != height or any(len(row) != width * 3 for row in rows):
+        raise ValueError(f"encode_rgb8: expected {height} rows of {width * 3} bytes")
+    raw = b"".join(b"\0" + bytes(row) for row in rows)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, level))
+            + _chunk(b"IEND", b""))

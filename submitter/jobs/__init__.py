@@ -11,13 +11,13 @@ May import model/, files/, launch/ and targets/; never cli/ or the Blender UI.
 from .control import cancel, retry, wait
 from .errors import JobError
 from .index import JobSummary, open_job, orbitfarm_home, recent_jobs
-from .job_status import JobStatus, SubjectRow, one_line, outputs_dir, status
+from .job_status import JobStatus, SubjectRow, duration, one_line, outputs_dir, status
 from .submission import ProgressFn, SubmitRequest, create, dry_run, start, submit
 from .task_logs import logs
 
 __all__ = [
     "JobError", "JobStatus", "JobSummary", "ProgressFn", "SubjectRow", "SubmitRequest", "cancel",
-    "create", "dry_run", "logs", "one_line", "open_job", "orbitfarm_home", "outputs_dir",
-    "recent_jobs", "retry",
+    "create", "dry_run", "duration", "logs", "one_line", "open_job", "orbitfarm_home",
+    "outputs_dir", "recent_jobs", "retry",
     "start", "status", "submit", "wait",
 ]

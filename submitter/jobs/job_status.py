@@ -97,6 +97,16 @@ def one_line(reason: str, limit: int = 120) -> tuple[str, bool]:
     return first, cut
 
 
+def duration(seconds: float, precise: bool = False) -> str:
+    """A time span for people: 2h05m, 3m07s, 12s (precise: 12.3s, for short spans)."""
+    whole = int(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    if whole >= 60:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{seconds:.1f}s" if precise else f"{whole}s"
+
+
 def reconcile(job: JobDir, states: dict[str, TaskSummary], warnings: list[str]) -> None:
     """Turn tasks the target no longer runs, without a final state, into failed or lost.
 

@@ -27,3 +27,26 @@ def test_finished_frames_spread_over_what_exists(tmp_path):
     assert frames == [1, 6, 11, 16]
     assert contact_sheet.finished_frames(tmp_path / "missing") == []
 
+
+
+def test_the_panels_poll_keeps_the_jobs_web_page_current(tmp_path):
+    import time
+
+    from orbitfarm.operators import monitor
+    from orbitfarm.submitter.files import layout
+    from orbitfarm.submitter.files.jobdir import JobDir
+    from orbitfarm.submitter.model.jobspec import JobSpec
+    from orbitfarm.submitter.model.plan import make_plan
+    from orbitfarm.submitter.model.settings import RenderSettings
+    from orbitfarm.submitter.model.task import Subject
+
+    settings = RenderSettings(frames=4, width=8, height=6)
+    plan = make_plan("panel", settings, [Subject(blend=str(tmp_path / "a.blend"),
+                                                 out=str(tmp_path / "out" / "a"), name="a")])
+    job = JobDir(tmp_path / "job")
+    job.write_new(JobSpec(id="panel", settings=settings, target={"kind": "local", "name": "l"},
+                          out=str(tmp_path / "out"), created=time.time()), plan)
+    row = monitor.summarize(str(job.path))
+    assert row["frames_total"] == 4
+    page = (job.path / layout.REPORT_FILE).read_text(encoding="utf-8")
+    assert "orbitfarm job <span id=\"job-id\">panel</span>" in page and "0/4" in page

@@ -20,7 +20,8 @@ LAYERS = {
     "targets": {"model", "files", "launch"},
     "jobs": {"model", "files", "launch", "targets"},
     "formats": {"model", "files"},
-    "cli": {"model", "files", "launch", "targets", "jobs", "formats"},
+    "report": {"model", "files", "jobs", "formats"},
+    "cli": {"model", "files", "launch", "targets", "jobs", "formats", "report"},
 }
 
 

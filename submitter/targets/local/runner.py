@@ -28,6 +28,7 @@ from ...files.taskstate import read_state
 from ...launch.runtime import Runtime, boot_expression, plan_worker_argv, runner_boot, worker_env
 from ...model.plan import index_of
 from ...model.states import EndReason, TaskState, WorkerExit
+from .report_child import PageUpdates
 
 GRACE_SECONDS = 5.0
 TICK = 0.2
@@ -107,6 +108,7 @@ class Runner:
         self.timeout = self.run.get("task_timeout")
         self.stop = threading.Event()
         self.slots = GpuSlots(self.workers, list(self.run.get("gpu_ids") or []))
+        self.page = PageUpdates(job_path)
 
     def record(self, task_id: str, **fields: Any) -> None:
         path = record_file(self.job_path, task_id)
@@ -174,6 +176,8 @@ class Runner:
                             end=end_of(code, timed_out, cancelled), ended=time.time())
                 del active[task_id]
                 self.slots.give_back(slot_of.pop(task_id))
+            if active:
+                self.page.tick()  # the job's web page, every few seconds while tasks run
             if self.stop.is_set() and active:
                 if cancel_deadline is None:
                     cancel_deadline = time.monotonic() + GRACE_SECONDS
@@ -195,12 +199,13 @@ def main(argv: list[str]) -> int:
     code = runner.main()
     # The last one out sends the job's notifications (needs YAML; skipped where it is missing).
     final_status_check(job_path)
+    runner.page.final()
     return code
 
 
 def final_status_check(job_path: Path) -> None:
     """`orbitfarm status JOBDIR` from the job's own code: detects dead tasks, notifies."""
-    argv = [sys.executable, "-c", boot_expression("submitter.cli.main", "main"), "--",
+    argv = [sys.executable, "-c", boot_expression("submitter.cli", "main"), "--",
             str(layout.code_dir(job_path)), "status", str(job_path)]
     try:
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
