@@ -96,6 +96,7 @@ def settings_from_props(props: Any) -> RenderSettings:
         margin=_f(props.margin),
         formats=[f for f in FORMATS if f in props.formats],
         holdout=props.holdout,
+        normalize=props.normalize,
     ).validate()
 
 
@@ -117,6 +118,7 @@ def props_from_settings(props: Any, settings: RenderSettings) -> None:
     props.margin = settings.margin
     props.formats = set(settings.formats)
     props.holdout = settings.holdout
+    props.normalize = settings.normalize
 
 
 # ---- targets ---------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""One subject from .blend to dataset: load, check, centre, orbit-render, verify, record."""
+"""One subject from .blend to dataset: load, check, centre, orbit-render, verify, record.
+
+Mesh and USD subjects are imported (worker/subject.py) and then take the same path.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from .checks import FrameCheck, check_frame, subject_in_view
 from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
 from .missing import missing_files, missing_libraries
+from .normalize import normalize
 from .render import RenderError, render_frame, setup
 from .results import (
     NO_HIT_DEPTH,
@@ -34,7 +38,8 @@ from .results import (
     update_result,
     write_transforms,
 )
-from .scene import SubjectError, load_blend, subject_center
+from .scene import SubjectError, subject_center
+from .subject import load_subject
 
 Progress = Callable[..., None]
 
@@ -183,8 +188,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     settings = task.settings
     out = subject.out
     Path(out).mkdir(parents=True, exist_ok=True)
-    scene = load_blend(subject.blend)
-    warnings += missing_files()
+    scene, imported = load_subject(subject.blend)
+    warnings += missing_files() + imported.warnings
     view_layer = render_view_layer(scene)
     warnings += show_what_renders(scene)
     for note in warnings:
@@ -193,6 +198,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     t_load = time.perf_counter() - started
 
     world_box = stable_world_bbox(scene)
+    if world_box is None and imported.fields:  # check_renders found triangles: a bug if here
+        raise SubjectError("the imported geometry has no bounding box")
     if world_box is None:
         libraries = missing_libraries()
         if libraries:
@@ -202,16 +209,25 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         reason = "no renderable geometry (no visible mesh, curve, text, ... in the scene)"
         log(f"subject {subject.name}: skipped: {reason}")
         progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
-        return _finish(task, subject, "skipped", reason, warnings, animation=[])
+        return _finish(task, subject, "skipped", reason, warnings, animation=[],
+                       **imported.fields)
 
     animation = detect_animation(scene)
     warnings += animation.warnings
-    if animation.evidence:
-        reason = "animated subject: " + "; ".join(animation.evidence)
+    evidence = imported.cache_evidence + animation.evidence
+    if evidence:
+        reason = "animated subject: " + "; ".join(evidence)
         log(f"subject {subject.name}: skipped: {reason}")
         progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
-        return _finish(task, subject, "skipped", reason, warnings,
-                       animation=animation.evidence)
+        return _finish(task, subject, "skipped", reason, warnings, animation=evidence,
+                       **imported.fields)
+    if settings.normalize != "none":
+        if imported.fields:
+            imported.fields["normalize"] = normalize(scene, world_box, settings.normalize)
+            world_box = stable_world_bbox(scene) or world_box
+        else:
+            warnings.append(f"--normalize {settings.normalize} applies to imported mesh/USD "
+                            "subjects only: this .blend is rendered in its own units")
 
     offset, original_center = subject_center(world_box)
     # The box in the centred frame (subject at the origin), where poses are expressed.
@@ -251,7 +267,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         f"(load {t_load:.2f}s, ready {t_setup:.2f}s)")
     common = {"animation": [], "centering_offset": offset, "original_center": original_center,
               "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict(),
-              "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked}
+              "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked,
+              **imported.fields}
     status = "rendered"
     if not todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)

@@ -23,6 +23,8 @@ MAX_ELEVATION = 89.0  # the orbit's up vector degenerates at the poles
 FORMATS = ("nerfstudio", "depth16", "nerf-synthetic", "colmap", "opencv")
 ALWAYS_FORMATS = ("nerfstudio", "depth16")
 DEFAULT_HOLDOUT = 8  # every 8th view in the test split, as the 3DGS / Mip-NeRF 360 evaluations
+# Imported (mesh/USD) subjects scaled to a unit size, as TRELLIS does (worker/normalize.py).
+NORMALIZE_MODES = ("none", "unit-cube", "unit-sphere")
 
 class SettingsError(ValueError):
     """Render settings a user gave are invalid; the message says which and how to fix it."""
@@ -48,6 +50,7 @@ class RenderSettings:
     margin: float = 1.1  # auto radius: bounding sphere fills 1/margin of the narrower FOV
     formats: list[str] = field(default_factory=list)  # added to ALWAYS_FORMATS
     holdout: int = DEFAULT_HOLDOUT  # split formats: every K-th view is a test view; 0 = none
+    normalize: str = "none"  # imported subjects: none | unit-cube | unit-sphere
 
     def validate(self) -> RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
@@ -84,6 +87,9 @@ class RenderSettings:
         if not isinstance(self.holdout, int) or self.holdout < 0:
             raise SettingsError(
                 f"--holdout must be a whole number >= 0 (0 = no test views), got {self.holdout!r}")
+        if self.normalize not in NORMALIZE_MODES:
+            raise SettingsError(f"--normalize must be one of {', '.join(NORMALIZE_MODES)}, "
+                                f"got {self.normalize!r}")
         return self
 
     @property
@@ -117,6 +123,8 @@ class RenderSettings:
         for derived in ("frame_range", "formats", "holdout"):
             data.pop(derived)
         data["samples"] = self.effective_samples
+        if data["normalize"] == "none":  # hashes of renders made before --normalize existed
+            del data["normalize"]
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

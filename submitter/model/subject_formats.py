@@ -15,25 +15,30 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SubjectFormat:
-    """One subject file format: its name, the importer (None: opened as a .blend), options."""
+    """One subject file format: its name, the importer (None: opened as a .blend), options.
+
+    native: the importer is C++ code; a damaged file can abort the whole process there
+    (truncated Alembic: SIGABRT), so the worker tries it in a forked child first.
+    """
 
     name: str
     operator: str | None
     options: dict[str, Any] = field(default_factory=dict)
+    native: bool = True
 
 
-BLEND = SubjectFormat("blend", None)
+BLEND = SubjectFormat("blend", None, native=False)
 _USD = SubjectFormat("usd", "wm.usd_import")
 
 # The extension table. Importer options are the importers' defaults made explicit where they
 # decide what renders (axes), so result.json records exactly what was used.
 FORMATS: dict[str, SubjectFormat] = {
     ".blend": BLEND,
-    ".glb": SubjectFormat("gltf", "import_scene.gltf"),
-    ".gltf": SubjectFormat("gltf", "import_scene.gltf"),
+    ".glb": SubjectFormat("gltf", "import_scene.gltf", native=False),
+    ".gltf": SubjectFormat("gltf", "import_scene.gltf", native=False),
     ".obj": SubjectFormat("obj", "wm.obj_import", {"forward_axis": "NEGATIVE_Z",
                                                     "up_axis": "Y"}),
-    ".fbx": SubjectFormat("fbx", "import_scene.fbx"),
+    ".fbx": SubjectFormat("fbx", "import_scene.fbx", native=False),
     ".ply": SubjectFormat("ply", "wm.ply_import"),
     ".stl": SubjectFormat("stl", "wm.stl_import"),
     ".usd": _USD,
