@@ -212,7 +212,9 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         return _finish(task, subject, "skipped", reason, warnings, animation=[],
                        **imported.fields)
 
+    t_check = time.perf_counter()
     animation = detect_animation(scene)
+    t_check = time.perf_counter() - t_check
     warnings += animation.warnings
     evidence = imported.cache_evidence + animation.evidence
     if evidence:
@@ -268,6 +270,9 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     common = {"animation": [], "centering_offset": offset, "original_center": original_center,
               "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict(),
               "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked,
+              "timing": {"load_seconds": round(t_load, 4),
+                         "animation_check_seconds": round(t_check, 4),
+                         "ready_seconds": round(t_setup, 4)},
               **imported.fields}
     status = "rendered"
     if not todo:

@@ -34,19 +34,16 @@ def _subjects(made, *names):
 
 
 @pytest.fixture(scope="module")
-def rendered(made, tmp_path_factory):
-    """Every subject rendered once (one `orbitfarm render` call): name -> output folder."""
-    from orbitfarm.submitter import cli
-
+def rendered(made, tmp_path_factory, bpy_python):
+    """Every subject rendered once by one grouped worker (an empty scene between subjects,
+    the truncated Alembic's crash among them): name -> output folder."""
     folder, info = made
     names = [n for n in info if not n.startswith("_")]
     out = tmp_path_factory.mktemp("meshout")
-    # Distinct output names for files of the same stem: keep the relative path.
-    outs = {}
-    for name in names:
-        sub = out / name.replace("/", "__").replace(".", "_")
-        cli.main(["render", str(folder / name), "--out", str(sub), *SMALL])
-        outs[name] = sub / Path(name).stem
+    outs = {n: out / n.replace("/", "__").replace(".", "_") for n in names}
+    subjects = [Subject(blend=str(folder / n), out=str(outs[n]), name=n) for n in names]
+    settings = RenderSettings(frames=2, width=32, height=24, samples=1)
+    run_worker(detect_runtime(None, bpy_python), WorkerTask(settings, subjects), echo=False)
     return outs
 
 
