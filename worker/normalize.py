@@ -43,6 +43,7 @@ def normalize(scene: Any, box: Box, mode: str) -> dict[str, Any]:
             obj.parent = pivot  # the pivot is the identity now: no parent inverse needed
     pivot.scale = (scale, scale, scale)
     pivot.location = tuple(-c * scale for c in center)
-    bpy.context.view_layer.update()
+    for layer in scene.view_layers:
+        layer.update()
     return {"mode": mode, "scale": scale, "offset": [-c for c in center],
             "convention": "normalized = (source + offset) * scale"}
