@@ -6,13 +6,14 @@ a copy of the warm worker (fork costs milliseconds; no Blender start-up), import
 exits; only when it dies by a signal is the subject failed ("importer crashed"). Any other
 outcome (success, a RuntimeError, a hang past the limit) lets the real import run in the worker,
 which then gives the importer's own reason. The child never touches files of the job: its
-output goes to a temporary file whose last line is quoted in the reason.
+output goes to a temporary file whose last line is quoted in the reason. Linux only.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import time
 import warnings
@@ -24,8 +25,10 @@ PROBE_LIMIT_SECONDS = 120.0
 def crash_reason(run_import: Callable[[], object], label: str,
                  limit: float = PROBE_LIMIT_SECONDS) -> str | None:
     """Run `run_import` in a forked child; a reason when it crashed there, else None."""
-    if not hasattr(os, "fork"):
-        return None  # Windows: no fork; the import runs unguarded
+    if not sys.platform.startswith("linux"):
+        # Windows has no fork; on macOS a forked child that touches system frameworks can
+        # crash by itself, which would be taken for the importer's crash. Unguarded there.
+        return None
     with tempfile.TemporaryFile() as output:
         with warnings.catch_warnings():  # "multi-threaded fork" (3.12+): the child only imports
             warnings.simplefilter("ignore", DeprecationWarning)

@@ -19,6 +19,7 @@ import bpy
 from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
 from ..submitter.formats import write_formats
 from ..submitter.model.settings import RenderSettings
+from ..submitter.model.subject_formats import BLEND, subject_format
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
 from .animation import detect_animation
@@ -100,6 +101,7 @@ def _base_result(task: WorkerTask, subject: Subject) -> dict[str, Any]:
     return {
         "subject": subject.name,
         "blend": subject.blend,
+        "source_format": (subject_format(subject.blend) or BLEND).name,
         "blender_version": bpy.app.version_string,
         "settings_hash": task.settings.settings_hash(),
         "settings": task.settings.to_dict(),

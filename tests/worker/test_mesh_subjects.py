@@ -104,6 +104,7 @@ def test_importer_crash_fails_one_subject_of_a_grouped_task(made, tmp_path, bpy_
                       echo=False)
     assert code == 1  # one subject failed
     crashed, good = result(tmp_path / "s0"), result(tmp_path / "s1")
+    assert crashed["source_format"] == "alembic"
     assert crashed["status"] == "failed" and crashed["reason"].startswith(
         "importer crashed (SIGABRT)")
     assert good["status"] == "rendered"
