@@ -166,9 +166,10 @@ def resolve_textures(subject_path: str) -> list[str]:
             continue
         found = resolve(img.filepath, folder, folder)
         if found is not None:
+            written = img.filepath
             img.filepath = str(found)
             img.reload()
-            done.append(f"{img.name}: {img.filepath!r} -> {found.name} beside the subject")
+            done.append(f"{img.name}: {written!r} -> {found.name} beside the subject")
     return done
 
 

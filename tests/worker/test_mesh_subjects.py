@@ -126,3 +126,49 @@ def test_normalize_scales_to_unit_size_and_records_how(made, tmp_path, mode, ext
     assert norm["scale"] * measure == pytest.approx(extent, rel=1e-5)
     assert transforms(tmp_path / "huge")["original_center"] == pytest.approx([0, 0, 0], abs=1e-5)
     assert json.loads((tmp_path / "huge" / "result.json").read_text())["radius"] < 10
+
+
+RESOLVE = r'''
+import sys, importlib.util as u
+d = sys.argv[1]
+s = u.spec_from_file_location("orbitfarm", d + "/__init__.py", submodule_search_locations=[d])
+m = u.module_from_spec(s); sys.modules["orbitfarm"] = m; s.loader.exec_module(m)
+import bpy
+from orbitfarm.worker.importers import images_without_data, resolve_textures
+folder = sys.argv[2]
+for name, path in (("fbx", "D:/Projects/art/tex.png"), ("gone", "D:\\x\\gone.png")):
+    img = bpy.data.images.new(name, 4, 4)
+    img.source = "FILE"
+    img.filepath = path
+print("RESOLVED", resolve_textures(folder + "/model.fbx"))
+print("PATH", bpy.data.images["fbx"].filepath, tuple(bpy.data.images["fbx"].size))
+'''
+
+
+def test_fbx_absolute_texture_paths_resolve_by_name_beside_the_file(tmp_path, bpy_python,
+                                                                    repo_root):
+    import subprocess
+
+    png = tmp_path / "tex.png"
+    png.write_bytes(_tiny_png())
+    proc = subprocess.run([bpy_python, "-c", RESOLVE, str(repo_root), str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    lines = {ln.split(" ", 1)[0]: ln for ln in proc.stdout.splitlines()
+             if ln.startswith(("RESOLVED", "PATH"))}
+    assert "fbx: 'D:/Projects/art/tex.png' -> tex.png beside the subject" in lines["RESOLVED"], \
+        proc.stdout + proc.stderr
+    assert "gone" not in lines["RESOLVED"]
+    assert lines["PATH"] == f"PATH {png} (2, 2)"
+
+
+def _tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
