@@ -91,6 +91,13 @@ for name, sub, export in [
     reset(); ob = box(); textured(ob, folder); export(os.path.join(folder, name))
     record(sub + "/" + name, "rendered")
 
+# Z-up OBJ: the importer's default (Y-up) turns it: Blender (x, y, z) comes back as (x, -z, y)
+reset(); box(); sel()
+bpy.ops.wm.obj_export(filepath=os.path.join(out, "zup.obj"), up_axis="Z", forward_axis="Y")
+record("zup.obj", "rendered")
+c = info["zup.obj"]["center"]
+info["zup.obj"]["center"] = [c[0], -c[2], c[1]]
+
 # hierarchy far from the origin (FBX), and glTF with a camera and a light (not the subject)
 reset()
 parent = box(loc=(100, 50, -20), name="Parent")
