@@ -160,6 +160,21 @@ pb.rotation_euler = (0.8, 0, 0); pb.keyframe_insert("rotation_euler", frame=15)
 sel(); bpy.ops.export_scene.gltf(filepath=os.path.join(out, "skinned.glb"))
 record("skinned.glb", "skipped")
 
+# several glTF clips (Fox: Survey/Walk/Run): one comes in active, all as muted NLA tracks
+reset(); ob = box()
+for name, dz, end in (("Walk", 1.0, 20), ("Run", 3.0, 40)):
+    ob.animation_data_create()
+    act = bpy.data.actions.new(name)
+    ob.animation_data.action = act
+    ob.location = (3, -2, 1); ob.keyframe_insert("location", frame=1)
+    ob.location = (3, -2, 1 + dz); ob.keyframe_insert("location", frame=end)
+    ob.animation_data.nla_tracks.new().strips.new(name, 1, act)
+    ob.animation_data.action = None
+ob.location = (3, -2, 1)
+sel(); bpy.ops.export_scene.gltf(filepath=os.path.join(out, "clips.glb"),
+                                 export_animation_mode="ACTIONS")
+record("clips.glb", "skipped")
+
 # a point cloud (vertices only)
 reset()
 mesh = bpy.data.meshes.new("pts")
