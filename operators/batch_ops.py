@@ -1,4 +1,4 @@
-"""Batch list editing: add .blend files or a whole folder, remove, clear (no file is opened)."""
+"""Batch list editing: add subject files (.blend, mesh, USD) or a whole folder, remove, clear (no file is opened)."""
 
 # No `from __future__ import annotations`: Blender reads bpy.props annotations at register time.
 # bpy.props annotations are calls by Blender's design, which mypy rejects as types:
@@ -12,7 +12,8 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, StringProperty
 from bpy.types import Operator, OperatorFileListElement
 
-from ..submitter.jobs.subjects import blends_in_folder
+from ..submitter.jobs.subjects import subjects_in_folder
+from ..submitter.model.subject_formats import extensions_text, file_filter_glob, subject_format
 from . import bridge
 from .bridge import OpResult
 
@@ -35,7 +36,7 @@ def add_paths(settings: Any, paths: list[Path]) -> int:
 
 
 class ORBITFARM_OT_batch_add_files(Operator):
-    """Add .blend files to the batch list"""
+    """Add .blend, mesh or USD files to the batch list"""
 
     bl_idname = "orbitfarm.batch_add_files"
     bl_label = "Add Files"
@@ -44,16 +45,16 @@ class ORBITFARM_OT_batch_add_files(Operator):
     directory: StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE"})
     files: CollectionProperty(type=OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
     filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE"})
-    filter_glob: StringProperty(default="*.blend", options={"HIDDEN"})
-    filter_blender: BoolProperty(default=True, options={"HIDDEN"})
+    filter_glob: StringProperty(default=file_filter_glob(), options={"HIDDEN"})
 
     def execute(self, context: bpy.types.Context) -> OpResult:
         paths = [Path(self.directory) / f.name for f in self.files if f.name]
         if not paths and self.filepath:
             paths = [Path(bpy.path.abspath(self.filepath))]
-        missing = [p for p in paths if not p.is_file() or p.suffix.lower() != ".blend"]
+        missing = [p for p in paths if not p.is_file() or subject_format(p) is None]
         if missing:
-            self.report({"ERROR"}, f"not a .blend file: {missing[0]} (choose .blend files)")
+            self.report({"ERROR"}, f"not a subject file: {missing[0]} (choose "
+                        f"{extensions_text()} files)")
             return {"CANCELLED"}
         added = add_paths(bridge.scene_settings(context), paths)
         self.report({"INFO"}, f"Added {added} file(s) to the batch")
@@ -65,7 +66,7 @@ class ORBITFARM_OT_batch_add_files(Operator):
 
 
 class ORBITFARM_OT_batch_add_folder(Operator):
-    """Add every .blend file in a folder and its subfolders to the batch list"""
+    """Add every subject file (.blend, mesh, USD) in a folder and its subfolders to the batch list"""
 
     bl_idname = "orbitfarm.batch_add_folder"
     bl_label = "Add Folder"
@@ -79,12 +80,12 @@ class ORBITFARM_OT_batch_add_folder(Operator):
         if folder is None or not folder.is_dir():
             self.report({"ERROR"}, f"not a folder: {self.directory!r} (choose a folder)")
             return {"CANCELLED"}
-        blends = blends_in_folder(folder, self.recursive)
+        blends = subjects_in_folder(folder, self.recursive)
         if not blends:
-            self.report({"WARNING"}, f"no .blend files in {folder}")
+            self.report({"WARNING"}, f"no subject files ({extensions_text()}) in {folder}")
             return {"CANCELLED"}
         added = add_paths(bridge.scene_settings(context), blends)
-        self.report({"INFO"}, f"Added {added} of {len(blends)} .blend file(s) from {folder}")
+        self.report({"INFO"}, f"Added {added} of {len(blends)} subject file(s) from {folder}")
         return {"FINISHED"}
 
     def invoke(self, context: bpy.types.Context, event: Any) -> OpResult:

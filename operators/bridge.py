@@ -97,6 +97,7 @@ def settings_from_props(props: Any) -> RenderSettings:
         formats=[f for f in FORMATS if f in props.formats],
         holdout=props.holdout,
         **view_settings(props),
+        normalize=props.normalize,
     ).validate()
 
 
@@ -148,6 +149,7 @@ def view_props(props: Any, settings: RenderSettings) -> None:
     props.use_fov = settings.fov is not None
     if settings.fov is not None:
         props.fov = settings.fov
+    props.normalize = settings.normalize
 
 
 # ---- targets ---------------------------------------------------------------------------------

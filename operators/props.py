@@ -31,6 +31,7 @@ from ..submitter.model.settings import (
     ENGINES,
     FORMATS,
     MAX_ELEVATION,
+    NORMALIZE_MODES,
     RenderSettings,
 )
 
@@ -186,6 +187,13 @@ class ORBITFARM_PG_settings(PropertyGroup):
         name="Test Holdout",
         description="nerf-synthetic split: every K-th view is a test view (0: none)",
         default=_DEFAULTS.holdout, min=0, soft_max=100,
+    )
+    normalize: EnumProperty(  # identifiers = RenderSettings.normalize values
+        name="Normalize",
+        description="Mesh and USD subjects: scale to a unit size, centred (scale and offset "
+                    "are recorded in result.json)",
+        items=[(m, m.replace("-", " ").title(), f"Normalize: {m}") for m in NORMALIZE_MODES],
+        default=_DEFAULTS.normalize,
     )
     margin: FloatProperty(
         name="Margin", description="Auto radius: the bounding sphere fills 1/margin of the view",

@@ -81,6 +81,7 @@ def draw_outputs(context: bpy.types.Context, layout: Any) -> None:
     col.prop(s, "depth")
     col.prop(s, "poses")
     col.prop(s, "transparent")
+    layout.prop(s, "normalize")
     col = layout.column(heading="Formats")
     col.prop(s, "formats")
     sub = col.row()

@@ -1,4 +1,7 @@
-"""One subject from .blend to dataset: load, check, centre, orbit-render, verify, record."""
+"""One subject from .blend to dataset: load, check, centre, orbit-render, verify, record.
+
+Mesh and USD subjects are imported (worker/subject.py) and then take the same path.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
 from ..submitter.formats import write_formats
 from ..submitter.model import views
 from ..submitter.model.settings import RenderSettings
+from ..submitter.model.subject_formats import BLEND, subject_format
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
 from .animation import detect_animation
@@ -26,6 +30,7 @@ from .checks import FrameCheck, check_frame, subject_in_view
 from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
 from .missing import missing_files, missing_libraries
+from .normalize import normalize
 from .render import RenderError, render_frame, setup
 from .results import (
     NO_HIT_DEPTH,
@@ -36,8 +41,9 @@ from .results import (
     update_result,
     write_transforms,
 )
-from .scene import SubjectError, load_blend, subject_center
+from .scene import SubjectError, subject_center
 from .scratch import remove_orphans, scratch_dir
+from .subject import load_subject
 
 Progress = Callable[..., None]
 
@@ -98,6 +104,7 @@ def _base_result(task: WorkerTask, subject: Subject) -> dict[str, Any]:
     return {
         "subject": subject.name,
         "blend": subject.blend,
+        "source_format": (subject_format(subject.blend) or BLEND).name,
         "blender_version": bpy.app.version_string,
         "settings_hash": task.settings.settings_hash(),
         "settings": task.settings.to_dict(),
@@ -191,8 +198,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     _claim_settings(task, subject)
     for orphan in remove_orphans(out):
         log(f"subject {subject.name}: removed {orphan.name}/ of a worker that is gone")
-    scene = load_blend(subject.blend)
-    warnings += missing_files()
+    scene, imported = load_subject(subject.blend)
+    warnings += missing_files() + imported.warnings
     view_layer = render_view_layer(scene)
     warnings += show_what_renders(scene)
     for note in warnings:
@@ -201,6 +208,8 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     t_load = time.perf_counter() - started
 
     world_box = stable_world_bbox(scene)
+    if world_box is None and imported.fields:  # check_renders found triangles: a bug if here
+        raise SubjectError("the imported geometry has no bounding box")
     if world_box is None:
         libraries = missing_libraries()
         if libraries:
@@ -210,16 +219,27 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         reason = "no renderable geometry (no visible mesh, curve, text, ... in the scene)"
         log(f"subject {subject.name}: skipped: {reason}")
         progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
-        return _finish(task, subject, "skipped", reason, warnings, animation=[])
+        return _finish(task, subject, "skipped", reason, warnings, animation=[],
+                       **imported.fields)
 
+    t_check = time.perf_counter()
     animation = detect_animation(scene)
+    t_check = time.perf_counter() - t_check
     warnings += animation.warnings
-    if animation.evidence:
-        reason = "animated subject: " + "; ".join(animation.evidence)
+    evidence = imported.cache_evidence + animation.evidence
+    if evidence:
+        reason = "animated subject: " + "; ".join(evidence)
         log(f"subject {subject.name}: skipped: {reason}")
         progress(subject.name, status="skipped", reason=reason, warnings=len(warnings))
-        return _finish(task, subject, "skipped", reason, warnings,
-                       animation=animation.evidence)
+        return _finish(task, subject, "skipped", reason, warnings, animation=evidence,
+                       **imported.fields)
+    if settings.normalize != "none":
+        if imported.fields:
+            imported.fields["normalize"] = normalize(scene, world_box, settings.normalize)
+            world_box = stable_world_bbox(scene) or world_box
+        else:
+            warnings.append(f"--normalize {settings.normalize} applies to imported mesh/USD "
+                            "subjects only: this .blend is rendered in its own units")
 
     offset, original_center = subject_center(world_box)
     # The box in the centred frame (subject at the origin), where poses are expressed.
@@ -262,7 +282,11 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     common = {"animation": [], "centering_offset": offset, "original_center": original_center,
               "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict(),
               "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked,
-              "views": views.layout_record(settings)}
+              "views": views.layout_record(settings),
+              "timing": {"load_seconds": round(t_load, 4),
+                         "animation_check_seconds": round(t_check, 4),
+                         "ready_seconds": round(t_setup, 4)},
+              **imported.fields}
     status = "rendered"
     if not todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)

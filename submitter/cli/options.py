@@ -9,7 +9,14 @@ import argparse
 import re
 from typing import Any
 
-from ..model.settings import ALWAYS_FORMATS, DEVICES, ENGINES, FORMATS, RenderSettings
+from ..model.settings import (
+    ALWAYS_FORMATS,
+    DEVICES,
+    ENGINES,
+    FORMATS,
+    NORMALIZE_MODES,
+    RenderSettings,
+)
 from ..model.views import LAYOUTS, SAMPLINGS
 
 _RES = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
@@ -63,6 +70,9 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-poses", dest="poses", action="store_false", help="skip transforms.json")
     g.add_argument("--transparent", action="store_true",
                    help="RGBA PNGs with a transparent background instead of the scene's world")
+    g.add_argument("--normalize", choices=NORMALIZE_MODES, default=d.normalize,
+                   help="mesh/USD subjects: scale to fit the unit cube or unit sphere, centred "
+                        "(scale and offset in result.json; default none)")
     add_format_options(parser)
     add_view_options(parser)
 
@@ -162,5 +172,5 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         radius=args.radius, elevation=args.elevation, engine=args.engine, samples=args.samples,
         device=args.device, rgb=args.rgb, depth=args.depth, poses=args.poses,
         transparent=args.transparent, formats=list(dict.fromkeys(args.formats or [])),
-        holdout=args.holdout, **view_settings_from_args(args),
+        holdout=args.holdout, normalize=args.normalize, **view_settings_from_args(args),
     ).validate()

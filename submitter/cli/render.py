@@ -11,20 +11,22 @@ import sys
 from pathlib import Path
 
 from ..files.result import mark_failed, read_result
-from ..jobs.subjects import SubjectsError, blends_in_folder, subject_names
+from ..jobs.subjects import SubjectsError, subject_names, subjects_in_folder
 from ..launch.local import run_worker
 from ..launch.runtime import Runtime, detect_runtime
 from ..model.states import WorkerExit
+from ..model.subject_formats import extensions_text
 from ..model.task import Subject, WorkerTask
 from .options import add_render_options, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("render", help="render .blend subjects on this machine",
+    p = sub.add_parser("render", help="render .blend, mesh and USD subjects on this machine",
                        description="Render orbit datasets (rgb/, depth/, transforms.json, "
                                    "result.json under DIR/<blend stem>/) on this machine.")
     p.add_argument("blends", nargs="+", metavar="SCENE.blend",
-                   help=".blend files to render (folders are searched recursively)")
+                   help=f"subject files to render ({extensions_text()}); folders are "
+                        "searched recursively")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_render_options(p)
     p.add_argument("--force", action="store_true", help="re-render frames that already exist")
@@ -48,15 +50,15 @@ def _died_reason(code: int, timeout: float | None) -> str:
 
 def subjects_from_args(items: list[str], out_dir: Path) -> list[Subject]:
     """Files as given (a missing or corrupt one fails in the worker, with its reason, without
-    stopping the others) and the .blend files found in folders; equal stems get distinct
+    stopping the others) and the subject files found in folders; equal stems get distinct
     output folders exactly as `orbitfarm submit` names them."""
     blends: list[Path] = []
     for item in items:
         path = Path(os.path.abspath(os.path.expanduser(item)))
         if path.is_dir():
-            found = blends_in_folder(path)
+            found = subjects_in_folder(path)
             if not found:
-                raise SubjectsError(f"{item}: no .blend files in this folder")
+                raise SubjectsError(f"{item}: no subject files in this folder")
             blends.extend(found)
         else:
             blends.append(path)

@@ -1,5 +1,8 @@
 """Packaging: copy each subject .blend and its dependencies into the job directory.
 
+Mesh and USD subjects are copied with their sidecars (pack_with_sidecars), keeping the
+relative layout the files refer to each other by.
+
 Built on blender-asset-tracer (BAT, the packer Flamenco uses): BAT traces every external path
 in a .blend (images, sequences/UDIMs, linked libraries, caches, sounds, fonts, volumes) without
 Blender and rewrites those paths in a copy of the file. We change one thing: where dependencies
@@ -21,6 +24,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..model.subject_formats import BLEND, subject_format
 
 STORE = "files"
 SUBJECTS = "subjects"
@@ -157,6 +162,28 @@ def pack_subject(blend: Path, subject_dir: Path, store: Path, hasher: FileHasher
         blendfile.close_all_cached()
 
 
+def pack_with_sidecars(subject: Path, subject_dir: Path, stats: PackStats) -> Path:
+    """Copy a mesh/USD subject and its sidecars, keeping their layout relative to each other
+    (a USD layer's `../../_common/x.usda` still resolves); return the packed subject's path.
+
+    A sidecar found by name beside the subject (a Windows path in the file) is copied beside
+    it, where the worker looks for it.
+    """
+    from .sidecars import find_sidecars
+
+    found = find_sidecars(subject)
+    stats.missing.extend(found.missing)
+    files = [subject.absolute(), *(p.absolute() for p in found.found)]
+    root = Path(os.path.commonpath([str(p.parent) for p in files]))
+    for path in files:
+        dest = subject_dir / path.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+        stats.files_copied += 1
+        stats.bytes_copied += dest.stat().st_size
+    return subject_dir / subject.absolute().relative_to(root)
+
+
 def copy_unreadable(blend: Path, subject_dir: Path, stats: PackStats) -> Path:
     """Copy a .blend BAT cannot parse as is, so the worker reports why it fails."""
     subject_dir.mkdir(parents=True, exist_ok=True)
@@ -195,6 +222,9 @@ def pack_subjects(
         subject_dir = inputs_dir / SUBJECTS / name
         if unreadable and blend in unreadable:
             packed[name] = copy_unreadable(blend, subject_dir, stats)
+            continue
+        if subject_format(blend) not in (BLEND, None):
+            packed[name] = pack_with_sidecars(blend, subject_dir, stats)
             continue
         try:
             packed[name] = pack_subject(blend, subject_dir, store, hasher, stats, cancel)

@@ -1,5 +1,7 @@
 """Preflight: find what would make a render wrong before submitting (no Blender needed).
 
+Mesh and USD subjects: every sidecar they name (jobs/sidecars.py) must be found.
+
 Traces every .blend with blender-asset-tracer: missing dependencies are errors (a missing
 texture renders pink, a missing library leaves its objects out), absolute paths outside the
 project are warnings (packing copies them, but with --no-pack the workers must see the same
@@ -138,6 +140,36 @@ def _without(block_name: bytes | None) -> str:
     return _WITHOUT.get(bytes(block_name or b"")[:2], "that data is missing from the render")
 
 
+def check_sidecars(subject: Path, project: Path, report: PreflightReport) -> None:
+    """Add the problems of a mesh/USD subject: sidecars it names that cannot be found."""
+    from .sidecars import find_sidecars
+
+    name = str(subject)
+    if not subject.is_file():
+        report.problems.append(Problem(ERROR, name, "file not found", "check the path"))
+        return
+    try:
+        found = find_sidecars(subject)
+    except OSError as exc:
+        report.unreadable.append(name)
+        report.problems.append(Problem(WARNING, name, f"cannot read it to find its sidecar "
+                                       f"files ({exc})", "it is copied as is"))
+        return
+    for written in found.missing:
+        report.problems.append(Problem(
+            ERROR, name, f"missing sidecar file {written!r} (not found as written, nor by name "
+            "beside the file)", "restore it; --allow-missing submits anyway and the subject "
+            "renders without it (pink textures, missing parts or nothing)"))
+    for note in found.notes:
+        report.problems.append(Problem(WARNING, name, note))
+    for path in found.found:
+        if not _inside(path, project):
+            report.problems.append(Problem(
+                WARNING, name, f"sidecar outside the project: {path}",
+                "packing copies it; with --no-pack every worker must see this exact path"))
+    report.dependencies[name] = sorted(str(p) for p in found.found)
+
+
 def _zstd_compressed(blend: Path) -> bool:
     try:
         with open(blend, "rb") as fh:
@@ -179,7 +211,12 @@ def check_subject(path: Path, project: Path, report: PreflightReport) -> None:
     """Add the problems of one subject file, whatever its kind, to the report.
 
     The one place that chooses a checker by file kind (a new subject kind adds its branch)."""
-    check_blend(path, project, report)
+    from ..model.subject_formats import BLEND, subject_format
+
+    if subject_format(path) in (BLEND, None):
+        check_blend(path, project, report)
+    else:
+        check_sidecars(path, project, report)
 
 
 def _check_files(files: list[str], projects: dict[str, str]) -> PreflightReport:

@@ -1,7 +1,10 @@
-"""Finding subjects: .blend files given directly or found in folders, and their output names.
+"""Finding subjects: .blend and mesh/scene files (model/subject_formats.py) given directly or
+found in folders, and their output names.
 
 Shared by `orbitfarm render`, `orbitfarm submit` and the batch panel, so a subject gets the same
-output folder (DIR/<blend stem>/) whichever way it is rendered.
+output folder (DIR/<file stem>/) whichever way it is rendered. USD layers that another layer of
+the same folder search composes (sublayers, references, payloads) are parts of that subject,
+not subjects of their own.
 """
 
 from __future__ import annotations
@@ -11,39 +14,45 @@ import os
 from pathlib import Path
 
 from ..model.settings import SettingsError
+from ..model.subject_formats import extensions_text, is_subject_file, subject_format
 
 
 class SubjectsError(SettingsError):
-    """The files or folders given do not name any usable .blend."""
+    """The files or folders given do not name any usable subject file."""
 
 
-def blends_in_folder(folder: Path, recursive: bool = True) -> list[Path]:
-    """.blend files under `folder`, sorted; hidden folders (e.g. .orbitfarm job directories),
-    hidden files and backups (.blend1) are skipped."""
+def subjects_in_folder(folder: Path, recursive: bool = True) -> list[Path]:
+    """Subject files under `folder`, sorted; hidden folders (e.g. .orbitfarm job directories),
+    hidden files, backups (.blend1) and USD layers composed by another found layer are
+    skipped."""
+    from .sidecars import composed_layers
+
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
-        found.extend(Path(root) / f for f in sorted(files)
-                     if f.lower().endswith(".blend") and not f.startswith("."))
-    return found
+        found.extend(Path(root) / f for f in sorted(files) if is_subject_file(f))
+    parts = composed_layers(found)
+    return [f for f in found if f not in parts]
 
 
 def find_blends(files_or_dirs: list[str]) -> list[tuple[Path, Path]]:
-    """(blend, project folder) for each file, and each .blend found recursively in folders."""
+    """(subject file, project folder) for each file, and each subject file found recursively
+    in folders."""
     found: dict[Path, Path] = {}
     for item in files_or_dirs:
         path = Path(os.path.abspath(os.path.expanduser(item)))
         if path.is_dir():
-            for blend in blends_in_folder(path):
+            for blend in subjects_in_folder(path):
                 found.setdefault(blend, path)
         elif path.is_file():
-            if path.suffix != ".blend":
-                raise SubjectsError(f"{item}: not a .blend file")
+            if subject_format(path) is None:
+                raise SubjectsError(f"{item}: not a subject file ({extensions_text()})")
             found.setdefault(path, path.parent)
         else:
             raise SubjectsError(f"{item}: no such file or folder")
     if not found:
-        raise SubjectsError(f"no .blend files found in {', '.join(files_or_dirs) or 'the arguments'}")
+        raise SubjectsError(f"no subject files ({extensions_text()}) found in "
+                            f"{', '.join(files_or_dirs) or 'the arguments'}")
     return sorted(found.items())
 
 
@@ -62,7 +71,9 @@ def subject_names(blends: list[Path]) -> tuple[list[str], list[str]]:
         if len(set(candidates.values())) < len(group):
             candidates = {b: f"{b.parent.name}_{stem}_{_short_hash(str(b))}" for b in group}
         names.update(candidates)
-        notes.append(f"{len(group)} files are called {stem}.blend: their outputs go to "
+        file_names = sorted({b.name for b in group})
+        called = file_names[0] if len(file_names) == 1 else f"{stem} ({', '.join(file_names)})"
+        notes.append(f"{len(group)} files are called {called}: their outputs go to "
                      + ", ".join(f"{candidates[b]}/ ({b})" for b in sorted(group)))
     taken = set()
     result = []

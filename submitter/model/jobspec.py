@@ -29,7 +29,7 @@ class JobSpec:
     settings: RenderSettings | None  # None: in plan.json (older job.yaml files carry a copy)
     target: dict[str, Any]  # the resolved target profile; always has "kind" (and "name")
     out: str  # output root ("" with inplace)
-    sources: list[str] = field(default_factory=list)  # the .blend files as the user gave them
+    sources: list[str] = field(default_factory=list)  # the subject files as the user gave them
     created: float = 0.0
     chunk: int | None = JOB_DEFAULTS.chunk
     group: int = JOB_DEFAULTS.group

@@ -26,6 +26,8 @@ MAX_ELEVATION = 89.0  # the orbit's up vector degenerates at the poles
 FORMATS = ("nerfstudio", "depth16", "nerf-synthetic", "colmap", "opencv")
 ALWAYS_FORMATS = ("nerfstudio", "depth16")
 DEFAULT_HOLDOUT = 8  # every 8th view in the test split, as the 3DGS / Mip-NeRF 360 evaluations
+# Imported (mesh/USD) subjects scaled to a unit size, as TRELLIS does (worker/normalize.py).
+NORMALIZE_MODES = ("none", "unit-cube", "unit-sphere")
 
 class SettingsError(ValueError):
     """Render settings a user gave are invalid; the message says which and how to fix it."""
@@ -122,6 +124,8 @@ class RenderSettings:
     radius_range: list[float] | None = None  # random: shell [min, max] x radius (None: 1, 1)
     fov: float | None = None  # degrees across the wider image side (None: 50 mm on 36 mm)
     ortho: bool = False  # orthographic camera, its scale fitted like the auto radius
+    # ---- imported subjects (worker/normalize.py) ----
+    normalize: str = "none"  # imported subjects: none | unit-cube | unit-sphere
 
     def validate(self) -> RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
@@ -147,6 +151,9 @@ class RenderSettings:
         if not isinstance(self.formats, list) or not all(f in FORMATS for f in self.formats):
             raise SettingsError(
                 f"--format must be among {', '.join(FORMATS)}, got {self.formats!r}")
+        if self.normalize not in NORMALIZE_MODES:
+            raise SettingsError(f"--normalize must be one of {', '.join(NORMALIZE_MODES)}, "
+                                f"got {self.normalize!r}")
         return self
 
     @property
@@ -186,6 +193,8 @@ class RenderSettings:
             if data[name] == _VIEW_DEFAULTS[name]:
                 data.pop(name)
         data["samples"] = self.effective_samples
+        if data["normalize"] == "none":  # hashes of renders made before --normalize existed
+            del data["normalize"]
         blob = json.dumps(data, sort_keys=True, allow_nan=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

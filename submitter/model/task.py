@@ -17,9 +17,9 @@ TASK_FORMAT_VERSION = 1
 
 @dataclass
 class Subject:
-    """One .blend to render and the directory its outputs go to."""
+    """One subject file to render and the directory its outputs go to."""
 
-    blend: str  # absolute path of the .blend the worker opens
+    blend: str  # absolute path of the .blend the worker opens, or the mesh/USD file it imports
     out: str  # absolute path of DIR/<stem>/
     name: str = ""  # display name (defaults to the file stem)
 

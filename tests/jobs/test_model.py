@@ -170,7 +170,7 @@ def test_find_blends_searches_folders_but_not_hidden_job_dirs(tmp_path):
     with pytest.raises(SubjectsError, match="no such file"):
         find_blends([str(tmp_path / "nope")])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SubjectsError, match="no .blend files"):
+    with pytest.raises(SubjectsError, match="no subject files"):
         find_blends([str(tmp_path / "empty")])
 
 
@@ -290,7 +290,7 @@ def test_retry_needs_a_submitted_job_and_respects_max_attempts(tmp_path):
 def test_submit_refuses_bad_input_with_one_clear_line(tmp_path):
     with pytest.raises(jobs.JobError, match="--out DIR is required"):
         jobs.submit(jobs.SubmitRequest(files=[str(tmp_path)], out="", settings=RenderSettings()))
-    with pytest.raises(jobs.JobError, match="no .blend files"):
+    with pytest.raises(jobs.JobError, match="no subject files"):
         jobs.submit(jobs.SubmitRequest(files=[str(tmp_path)], out=str(tmp_path / "o"),
                                        settings=RenderSettings()))
     with pytest.raises(SettingsError, match="--chunk"):
