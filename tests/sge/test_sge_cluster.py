@@ -195,6 +195,23 @@ def test_cancel_stops_every_task(sge_cluster, bpy_python, tmp_path):
     assert status.finished and status.tasks == {"cancelled": 6}, status.tasks
 
 
+def test_h_rt_kill_reads_as_a_timeout(sge_cluster, bpy_python, tmp_path):
+    """A task killed at its h_rt is a timeout (with its limit named), not just "killed"."""
+    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red"])
+    job = _submit(bpy_python, scenes, tmp_path / "out", frames=2, gpus=0, setup=["sleep 120"],
+                  h_rt="0:0:3")
+    target = make_target(job.spec.target)
+    deadline = time.monotonic() + 90
+    while True:
+        state = target.poll(job, job.task_ids())[job.task_ids()[0]]
+        if state.state == Phase.ENDED:
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(1)
+    assert state.end == EndReason.TIMEOUT, state
+    assert "h_rt limit reached (3 s" in state.reason, state
+
+
 def test_retry_of_scattered_tasks_runs_a_list(sge_cluster, bpy_python, tmp_path):
     """t0 and t2 fail once: their retry is one array job of two tasks that looks up its index
     in a list (Grid Engine arrays are ranges only), and the worker renders the right ones."""
