@@ -227,3 +227,27 @@ def test_retry_of_scattered_tasks_runs_a_list(sge_cluster, bpy_python, tmp_path)
     assert "#$ -t 1-2" in script and "INDICES=(0 2)" in script
     for name in ("red", "green", "blue"):
         _check_cube(tmp_path / "out" / name, COLORS[name], [1, 2])
+
+
+def test_submit_through_ssh_with_path_map(sge_cluster, sge_login, bpy_python, tmp_path,
+                                          monkeypatch):
+    """A workstation without Grid Engine submits through ssh to a submit host that mounts the
+    files elsewhere: every qsub/qstat/qacct goes through ssh, scripts carry the host's paths."""
+    local = tmp_path / HOSTILE / "workstation mount"
+    remote = tmp_path / "cluster mount"
+    local.mkdir(parents=True)
+    remote.symlink_to(local, target_is_directory=True)  # the same files, another mount point
+    scenes = _cubes(bpy_python, local / "scenes", ["blue"])
+    for name in ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT"):
+        monkeypatch.delenv(name)  # no Grid Engine here: every command must go through ssh
+    job = _submit(bpy_python, scenes, local / "out", gpus=0, ssh="orbitfarm-sge-login",
+                  ssh_options=["-F", str(sge_login)],
+                  path_map=[{"local": str(local), "remote": str(remote)}])
+    script = (job.path / job.target_record()["arrays"][0]["script"]).read_text()
+    assert "workstation mount" not in script and f"{remote}/out/.orbitfarm/jobs/" in script
+    result = _wait(job)
+    assert result.ok, jobs.logs(job)
+    _check_cube(local / "out" / "blue", COLORS["blue"], [1, 2, 3, 4])
+    blend = json.loads((local / "out" / "blue" / "result.json").read_text())["blend"]
+    assert blend.startswith(str(remote) + "/")  # the node opened it through its own mount
+    assert not list(tmp_path.rglob("PWNED*"))
