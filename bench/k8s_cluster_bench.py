@@ -95,7 +95,7 @@ def bench_end_to_end() -> dict[str, float]:
                               ("local", {"kind": "local", "python": sys.executable})):
             request = jobs.SubmitRequest(files=[str(folder / "scenes")],
                                          out=str(folder / f"out-{name}"), settings=settings,
-                                         target="bench", target_options=options)
+                                         target=options["kind"], target_options=options)
             start = time.perf_counter()
             job = jobs.submit(request)
             status = jobs.wait(job, interval=0.2, timeout=600)

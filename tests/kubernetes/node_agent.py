@@ -122,12 +122,17 @@ class Agent:
                  "spec": {"holderIdentity": NODE, "leaseDurationSeconds": 40,
                           "renewTime": now_micro()}}
         try:
-            self.coord.replace_namespaced_lease(NODE, LEASE_NAMESPACE, lease)
+            self.coord.patch_namespaced_lease(NODE, LEASE_NAMESPACE,
+                                              {"spec": {"renewTime": now_micro()}})
         except ApiException as exc:
             if exc.status != 404:
                 raise
             self.coord.create_namespaced_lease(LEASE_NAMESPACE, lease)
         self.last_heartbeat = time.monotonic()
+
+    def heartbeat_due(self) -> None:
+        if time.monotonic() - self.last_heartbeat > 10:
+            self.heartbeat()
 
     # -- pods --------------------------------------------------------------------------------
 
@@ -271,12 +276,11 @@ class Agent:
         serve_logs(self)
         print(f"stand-in node {NODE} registered ({self.args.gpus} nvidia.com/gpu)", flush=True)
         while not self.stopping.is_set():
-            try:
-                if time.monotonic() - self.last_heartbeat > 10:
-                    self.heartbeat()
-                self.sync()
-            except Exception as exc:  # noqa: BLE001 (keep the node alive; say why)
-                print(f"sync: {type(exc).__name__}: {exc}", flush=True)
+            for step in (self.heartbeat_due, self.sync):
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 (keep the node alive; say why)
+                    print(f"{step.__name__}: {type(exc).__name__}: {exc}", flush=True)
             self.stopping.wait(self.args.interval)
         for run in self.running.values():
             with _quiet():

@@ -46,7 +46,7 @@ def _cubes(python: str, folder: Path, names: list[str]) -> Path:
 def _submit(python: str, scenes: Path, out: Path, frames: int = 2, **options) -> JobDir:
     settings = RenderSettings(frames=frames, width=48, height=36, samples=2, device="cpu")
     request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,
-                                 target="k8s", chunk=options.pop("chunk", None),
+                                 target="kubernetes", chunk=options.pop("chunk", None),
                                  target_options={"kind": "kubernetes", "python": python,
                                                  "image": "stand-in/none:1", "gpus": 1,
                                                  **options})
@@ -92,8 +92,13 @@ def test_renders_one_pod_per_task_on_a_1_20_server(k8s_plane, bpy_python, tmp_pa
     assert result.finished and result.ok, (result.tasks, jobs.logs(job, tail=30))
     _check_cube(tmp_path / "out" / "red", COLORS["red"], [1, 2])
     _check_cube(tmp_path / "out" / "green", COLORS["green"], [1, 2])
-    pods = _pods(job)
-    assert len(pods) == 2 and {p.status.phase for p in pods} == {"Succeeded"}
+    # The worker's state is written just before its process ends: the pods follow.
+    def succeeded():
+        found = _pods(job)
+        return found if {p.status.phase for p in found} == {"Succeeded"} else None
+
+    pods = _until("pods succeeded", succeeded)
+    assert len(pods) == 2
     assert all(p.spec.node_name == "orbitfarm-standin" for p in pods)
     assert all(p.metadata.owner_references[0].kind == "ConfigMap" for p in pods)
     target = make_target(job.spec.target)
