@@ -158,3 +158,17 @@ def test_failure_exit_code_and_retry_of_failed_tasks_only(k8s_plane, bpy_python,
     assert (retry["tasks"], retry["attempt"], retry["mem"]) == (["t00001"], 2, "512Mi")
     assert sum(1 for p in _pods(job) if p.metadata.labels["orbitfarm.io/index"] == "1") == 2
     _check_cube(tmp_path / "out" / "green", COLORS["green"], [1, 2, 3])
+
+
+def test_time_limit_reads_as_deadline_exceeded(k8s_plane, bpy_python, tmp_path):
+    """`time:` becomes the pod's activeDeadlineSeconds; a task still running then is killed
+    and reads as a timeout (the stand-in enforces the deadline as the kubelet does)."""
+    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red"])
+    job = _submit(bpy_python, scenes, tmp_path / "out", setup=["sleep 600"], time="00:00:03")
+    target = make_target(job.spec.target)
+    state = _until("timed out", lambda: (
+        s if (s := target.poll(job, job.task_ids())[job.task_ids()[0]]).state == Phase.ENDED
+        else None), timeout=90)
+    assert state.end == EndReason.TIMEOUT and state.reason.startswith("DeadlineExceeded"), state
+    status = jobs.status(job)
+    assert status.finished and status.tasks == {"failed": 1}, status.tasks
