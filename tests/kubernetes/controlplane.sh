@@ -152,7 +152,7 @@ build() {
     local goroot="$K8S_CACHE/go/usr/lib/go-1.15" c missing=0
     for c in "${COMPONENTS[@]}"; do [[ -x "$BIN/$c" ]] || missing=1; done
     ((missing)) || { say "binaries cached in $BIN"; return 0; }
-    host_packages rsync make gcc
+    host_packages rsync make dpkg-dev
     fetch_sources
     unpack
     [[ -x "$goroot/bin/go" ]] || die "no go binary in $goroot"
