@@ -27,7 +27,8 @@ export BLENDER_USER_RESOURCES ?= $(CURDIR)/.blender-user
 .PHONY: demo test test-main test-compat test-realblender test-window test-fresh test-formats \
 	test-sge test-htcondor test-ray test-kubernetes test-cloud test-web lint bench extension clean \
 	venv system-deps \
-	real-blender slurm-up slurm-down sge-up sge-down htcondor-up htcondor-down ray-up ray-down
+	real-blender slurm-up slurm-down sge-up sge-down htcondor-up htcondor-down ray-up ray-down \
+	test-kubernetes-cluster k8s-up k8s-down
 
 # The shared libraries `import bpy` loads (X11, GL, EGL, OpenMP): installed with apt-get when run
 # as root, else the one `apt-get install` line is printed and make stops.
@@ -61,12 +62,13 @@ demo: venv
 	$(PY) bench/demo.py
 
 # Every layer, cheapest first; see the README's "Development" for what each costs and catches.
-test: lint test-main test-compat test-sge test-htcondor test-cloud test-realblender test-window \
-	test-web test-fresh
+test: lint test-main test-compat test-sge test-htcondor test-kubernetes-cluster test-cloud \
+	test-realblender test-window test-web test-fresh
 
 # The Grid Engine and HTCondor layers bring their own throwaway daemons (tests/sge, tests/htcondor).
 test-main: venv
-	$(PY) -m pytest -q -m "not realblender and not window and not sge and not htcondor and not cloud and not web"
+	$(PY) -m pytest -q -m "not realblender and not window and not sge and not htcondor \
+	  and not kubernetes_cluster and not cloud and not web"
 
 test-sge: venv
 	$(PY) -m pytest -q -m sge tests/sge
@@ -166,7 +168,18 @@ test-ray: venv
 	$(PY) -m pytest -q tests/ray
 
 test-kubernetes: venv
-	$(PY) -m pytest -q tests/kubernetes
+	$(PY) -m pytest -q -m "not kubernetes_cluster" tests/kubernetes
+
+# A real Kubernetes v1.20 control plane (built from Debian's source package once, cached) with a
+# stand-in node agent, started and stopped by the tests (tests/kubernetes/controlplane.sh).
+test-kubernetes-cluster: venv
+	$(PY) -m pytest -q -m kubernetes_cluster tests/kubernetes
+
+k8s-up:
+	ORBITFARM_K8S_PYTHON=$(CURDIR)/$(PY) bash tests/kubernetes/controlplane.sh up
+
+k8s-down:
+	bash tests/kubernetes/controlplane.sh down
 
 ray-up:
 	bash tests/ray/cluster.sh up

@@ -7,7 +7,10 @@ samples) whose pixels and depth prove the right subjects were rendered by the ex
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -157,3 +160,42 @@ def test_cancel_removes_every_proc(condor_pool, bpy_python, shared_dir):
     assert status.finished and status.tasks == {"cancelled": 3}, status.tasks
     seen = make_target(job.spec.target).poll(job, job.task_ids())
     assert all(s.reason.startswith("removed") for s in seen.values()), seen
+
+
+def test_file_transfer_without_shared_storage(condor_pool, bpy_python, tmp_path_factory):
+    """filesystem: transfer: the job directory lives where the pool cannot see it (a folder
+    outside the /tmp it shares); inputs are spooled to the schedd, each proc renders in its
+    scratch folder, and status retrieves and unpacks the outputs where shared storage would
+    have put them. One task fails on purpose: its log comes back too, and a retry finishes it."""
+    root = Path(tempfile.mkdtemp(prefix="orbitfarm-condor-unshared-", dir="/var/tmp"))
+    try:
+        root_in_pool = Path(os.environ.get("ORBITFARM_CACHE", Path.home() / ".cache/orbitfarm"),
+                            "trixie-condor", "root", str(root).lstrip("/"))
+        assert not root_in_pool.exists()  # the pool's file system has no such folder
+        scenes = _cubes(bpy_python, root / "scenes", ["red", "green"])
+        fail_once = ('[ -e "$JOB_DIR/tasks/tried" ] || [ "$INDEX" != 1 ] || '
+                     '{ echo "failing on purpose"; exit 5; }')
+        job = _submit(condor_pool, scenes, root / "out", frames=2, filesystem="transfer",
+                      setup=[fail_once])
+        clusters = job.target_record()["clusters"]
+        assert clusters[0].get("transfer") is True
+        text = (job.path / clusters[0]["file"]).read_text()
+        assert "transfer_input_files = inbox.tar.gz" in text and "log =" not in text
+        result = _wait(job)
+        assert not result.ok and result.tasks == {"done": 1, "failed": 1}, result.tasks
+        target = make_target(job.spec.target)
+        failed = target.poll(job, ["t00001"])["t00001"]
+        assert (failed.exit_code, failed.end) == (5, EndReason.EXITED), failed
+        assert "failing on purpose" in (job.logs_dir / "t00001.log").read_text()
+        _check_cube(root / "out" / "green", COLORS["green"], [1, 2])  # t00000 (sorted names)
+        assert not (root / "out" / "red" / "rgb").exists()
+        # Retry: a new inbox (the marker now says "tried"), only t00001 goes again.
+        (job.path / "tasks" / "tried").touch()
+        result = _wait(job, retries=1)
+        assert result.ok, jobs.logs(job, tail=30)
+        assert [c["indices"] for c in job.target_record()["clusters"]] == ["0-1", "1"]
+        _check_cube(root / "out" / "red", COLORS["red"], [1, 2])
+        log = (job.logs_dir / "t00001.log").read_text()
+        assert log.count("as HTCondor job") == 2  # both attempts' logs, appended
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

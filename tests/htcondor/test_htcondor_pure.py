@@ -87,3 +87,30 @@ def test_job_ads_map_to_states():
     assert (held.end, done.end, killed.end) == (EndReason.KILLED, EndReason.EXITED,
                                                 EndReason.KILLED)
     assert proc_state({"JobStatus": 3}).end == EndReason.CANCELLED
+
+
+def test_transfer_script_runs_the_worker_in_its_sandbox(tmp_path):
+    """The sandbox placeholder becomes the proc's scratch folder, unquoted, everywhere; bash
+    accepts the script; the worker's own exit code is the proc's (no exec: the outbox is packed
+    after it)."""
+    from orbitfarm.submitter.targets.htcondor import transfer
+
+    text = transfer.transfer_script(runtime=Runtime("blender", "/opt/my blender/blender"),
+                                    task_id_digits=5, setup=["module load x"],
+                                    index_variable="ORBITFARM_TASK_INDEX")
+    worker = text.rstrip().splitlines()[-1]
+    assert worker.startswith("'/opt/my blender/blender'")  # not exec'd
+    assert '"$SANDBOX"/job/code/orbitfarm' in worker and '"$SANDBOX"/job/plan.cluster.json' in worker
+    assert f"s#{transfer.SANDBOX}#$SANDBOX#g" in text and "trap pack EXIT" in text
+    script = tmp_path / "task.sh"
+    script.write_text(text)
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    keys = transfer.description_changes("/jobs/j1")
+    assert keys["initialdir"] == "/jobs/j1/htcondor"
+    assert keys["transfer_output_files"] == "outbox-$(ClusterId).$(ProcId).tar.gz"
+
+
+def test_spooling_hold_is_pending_not_a_failure():
+    state = proc_state({"ClusterId": 3, "ProcId": 0, "JobStatus": 5, "HoldReasonCode": 16,
+                        "HoldReason": "Spooling input data files"})
+    assert state.state == Phase.PENDING and state.reason == "spooling inputs"

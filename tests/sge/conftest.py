@@ -42,8 +42,8 @@ class Cluster:
                               text=True, timeout=60, cwd=cwd).stdout
 
 
-def _ports_free(base: int) -> bool:
-    for port in (base, base + 1):
+def _ports_free(base: int, count: int = 2) -> bool:
+    for port in range(base, base + count):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -94,3 +94,44 @@ def sge_cluster() -> Iterator[Cluster]:
                 os.environ[name] = value
         assert down.returncode == 0, down.stderr
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def sge_login(sge_cluster, tmp_path) -> Iterator[Path]:
+    """An sshd on 127.0.0.1 standing in for a submit host: its own host key and authorized key
+    under tmp_path (nothing in /etc/ssh is used); its sessions get the cluster's SGE_* like a
+    login node's profile would. Yields an ssh config naming the host `orbitfarm-sge-login`;
+    stopped by PID."""
+    folder = tmp_path / "ssh"
+    folder.mkdir(mode=0o700)
+    for key in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        str(folder / key)], check=True)
+    shutil.copy(folder / "client.pub", folder / "authorized_keys")
+    port = next(p for p in range(_free_port_base() + 2, 40000) if _ports_free(p, 1))
+    settings = " ".join(f"{name}={sge_cluster.env[name]}" for name in SGE_VARIABLES)
+    (folder / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
+        f"PidFile {folder / 'sshd.pid'}\nAuthorizedKeysFile {folder / 'authorized_keys'}\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        f"SetEnv {settings}\n")
+    config = folder / "config"
+    config.write_text(
+        f"Host orbitfarm-sge-login\n    HostName 127.0.0.1\n    Port {port}\n"
+        f"    User {os.environ.get('USER') or 'root'}\n    IdentityFile {folder / 'client'}\n"
+        "    IdentitiesOnly yes\n    StrictHostKeyChecking no\n"
+        "    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n")
+    Path("/run/sshd").mkdir(exist_ok=True)
+    # sshd insists on being started by its absolute path; it daemonizes and writes its PID.
+    subprocess.run(["/usr/sbin/sshd", "-f", str(folder / "sshd_config"), "-E",
+                    str(folder / "sshd.log")], check=True)
+    deadline = time.monotonic() + 20
+    while not (folder / "sshd.pid").is_file() or _ports_free(port, 1):
+        assert time.monotonic() < deadline, (folder / "sshd.log").read_text()
+        time.sleep(0.2)
+    pid = int((folder / "sshd.pid").read_text())
+    try:
+        yield config
+    finally:
+        os.kill(pid, 15)

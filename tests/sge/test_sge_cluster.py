@@ -195,6 +195,23 @@ def test_cancel_stops_every_task(sge_cluster, bpy_python, tmp_path):
     assert status.finished and status.tasks == {"cancelled": 6}, status.tasks
 
 
+def test_h_rt_kill_reads_as_a_timeout(sge_cluster, bpy_python, tmp_path):
+    """A task killed at its h_rt is a timeout (with its limit named), not just "killed"."""
+    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red"])
+    job = _submit(bpy_python, scenes, tmp_path / "out", frames=2, gpus=0, setup=["sleep 120"],
+                  h_rt="0:0:3")
+    target = make_target(job.spec.target)
+    deadline = time.monotonic() + 90
+    while True:
+        state = target.poll(job, job.task_ids())[job.task_ids()[0]]
+        if state.state == Phase.ENDED:
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(1)
+    assert state.end == EndReason.TIMEOUT, state
+    assert "h_rt limit reached (3 s" in state.reason, state
+
+
 def test_retry_of_scattered_tasks_runs_a_list(sge_cluster, bpy_python, tmp_path):
     """t0 and t2 fail once: their retry is one array job of two tasks that looks up its index
     in a list (Grid Engine arrays are ranges only), and the worker renders the right ones."""
@@ -210,3 +227,27 @@ def test_retry_of_scattered_tasks_runs_a_list(sge_cluster, bpy_python, tmp_path)
     assert "#$ -t 1-2" in script and "INDICES=(0 2)" in script
     for name in ("red", "green", "blue"):
         _check_cube(tmp_path / "out" / name, COLORS[name], [1, 2])
+
+
+def test_submit_through_ssh_with_path_map(sge_cluster, sge_login, bpy_python, tmp_path,
+                                          monkeypatch):
+    """A workstation without Grid Engine submits through ssh to a submit host that mounts the
+    files elsewhere: every qsub/qstat/qacct goes through ssh, scripts carry the host's paths."""
+    local = tmp_path / HOSTILE / "workstation mount"
+    remote = tmp_path / "cluster mount"
+    local.mkdir(parents=True)
+    remote.symlink_to(local, target_is_directory=True)  # the same files, another mount point
+    scenes = _cubes(bpy_python, local / "scenes", ["blue"])
+    for name in ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT"):
+        monkeypatch.delenv(name)  # no Grid Engine here: every command must go through ssh
+    job = _submit(bpy_python, scenes, local / "out", gpus=0, ssh="orbitfarm-sge-login",
+                  ssh_options=["-F", str(sge_login)],
+                  path_map=[{"local": str(local), "remote": str(remote)}])
+    script = (job.path / job.target_record()["arrays"][0]["script"]).read_text()
+    assert "workstation mount" not in script and f"{remote}/out/.orbitfarm/jobs/" in script
+    result = _wait(job)
+    assert result.ok, jobs.logs(job)
+    _check_cube(local / "out" / "blue", COLORS["blue"], [1, 2, 3, 4])
+    blend = json.loads((local / "out" / "blue" / "result.json").read_text())["blend"]
+    assert blend.startswith(str(remote) + "/")  # the node opened it through its own mount
+    assert not list(tmp_path.rglob("PWNED*"))

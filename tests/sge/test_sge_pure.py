@@ -125,6 +125,36 @@ def test_qacct_records_and_their_words():
                                      "exit_status  0"))[("5", 3)].end == EndReason.NEVER_STARTED
 
 
+# What this machine's Grid Engine 8.1.9 printed for a task killed at its h_rt (3 s) and for
+# one killed for its memory (same failed code 37): only the run time tells them apart.
+QACCT_LIMITS = """==============================================================
+jobnumber    9
+taskid       1
+failed       37  : qmaster enforced h_rt, h_cpu, or h_vmem limit
+exit_status  137                  (Killed)
+ru_wallclock 5s
+category     -l gpu=1,h_rt=3
+==============================================================
+jobnumber    9
+taskid       2
+failed       37  : qmaster enforced h_rt, h_cpu, or h_vmem limit
+exit_status  137                  (Killed)
+ru_wallclock 1.250
+category     -l h_rt=0:10:00,h_vmem=1G
+"""
+
+
+def test_h_rt_kill_reads_as_timeout_and_a_memory_kill_does_not():
+    states = parse_qacct(QACCT_LIMITS)
+    timed_out, memory = states[("9", 1)], states[("9", 2)]
+    assert (timed_out.h_rt, timed_out.wallclock) == (3, 5.0)
+    assert timed_out.end == EndReason.TIMEOUT
+    assert timed_out.describe() == "h_rt limit reached (3 s; ran 5 s): killed by SIGKILL"
+    assert (memory.h_rt, memory.wallclock) == (600, 1.25)
+    assert memory.end == EndReason.KILLED
+    assert memory.describe().startswith("time or memory limit enforced")
+
+
 def test_error_reasons_per_task():
     reasons = parse_error_reasons(QSTAT_J)
     assert reasons[3] == "exit_status of job start = 100"

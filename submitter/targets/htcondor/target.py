@@ -12,7 +12,8 @@ held proc before submitting the task again, and `cancel` removes everything.
 
 Files: `filesystem: shared` (default) runs the worker on the job directory as the submit machine
 sees it (path_map when the execute nodes mount it elsewhere). The job directory and outputs must
-be writable by the user HTCondor runs the jobs as.
+be writable by the user HTCondor runs the jobs as. `filesystem: transfer` needs no shared storage
+at all: inputs are spooled to the schedd and outputs retrieved from it (see transfer.py).
 
 Profile keys (targets YAML, kind: htcondor): request_cpus (1), request_memory (4GB), request_gpus
 (1; 0 for none), request_disk, requirements, accounting_group, max_materialize, filesystem,
@@ -38,6 +39,7 @@ from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cluster_plan import cluster_plan_file
 from ..nodes import ClusterNodes, refuse_unknown_keys
+from . import transfer
 from .submit import (
     INDEX_VARIABLE,
     SHARED,
@@ -53,10 +55,12 @@ if TYPE_CHECKING:
     from ...files.jobdir import JobDir
 
 Key = tuple[int, int]  # (cluster id, plan index)
-_PROJECTION = ["ClusterId", "ProcId", "OrbitfarmIndex", "JobStatus", "HoldReason", "ExitCode",
+_PROJECTION = ["ClusterId", "ProcId", "OrbitfarmIndex", "JobStatus", "HoldReason",
+               "HoldReasonCode", "ExitCode",
                "ExitBySignal", "ExitSignal", "RemoveReason", "LastHoldReason"]
 # JobStatus codes (HTCondor's JobStatus attribute).
 _IDLE, _RUNNING, _REMOVED, _COMPLETED, _HELD, _TRANSFERRING, _SUSPENDED = 1, 2, 3, 4, 5, 6, 7
+_SPOOLING_INPUT = 16  # HoldReasonCode while a spooled submission's inputs are uploaded
 
 _TARGET_KEYS = {"kind", "name", "notify", "description", "blender", "python", "schedd",
                 "collector", "path_map"}
@@ -80,6 +84,9 @@ def proc_state(ad: Any) -> SchedulerState:
         return SchedulerState(Phase.PENDING, reason="idle", native_id=native)
     if status in (_RUNNING, _TRANSFERRING, _SUSPENDED):
         return SchedulerState(Phase.RUNNING, reason="running", native_id=native)
+    if status == _HELD and ad.get("HoldReasonCode") == _SPOOLING_INPUT:
+        # A spooled submission waits on hold until its inputs are in the spool (seconds).
+        return SchedulerState(Phase.PENDING, reason="spooling inputs", native_id=native)
     if status == _HELD:
         # Held: HTCondor will not go on by itself (the proc stays queued until a retry).
         return SchedulerState(Phase.ENDED, reason=f"held: {ad.get('HoldReason') or 'no reason'}",
@@ -138,9 +145,6 @@ class HtcondorTarget(ClusterNodes, Target):
             options = HtcondorOptions.from_profile(profile)
         except (SubmitError, TypeError) as exc:
             raise TargetError(f"htcondor profile {profile.get('name', '')!r}: {exc}") from None
-        if options.filesystem != SHARED:
-            raise TargetError("htcondor: filesystem: transfer needs the staging step, which this "
-                              "version does not have yet; use filesystem: shared")
         return options
 
     @property
@@ -212,17 +216,29 @@ class HtcondorTarget(ClusterNodes, Target):
         folder.mkdir(exist_ok=True)
         job.logs_dir.mkdir(exist_ok=True)
         script = folder / TASK_SCRIPT
-        atomic_write_text(script, task_script(
-            job_dir=remote_dir, plan_file=cluster_plan_file(job, mapping),
-            code_dir=mapping.to_remote(job.code_dir), runtime=self.runtime(),
-            task_id_digits=job.plan.task_id_digits, setup=list(options.setup),
-            legacy_worker=code_layout(job.code_dir) == LAYOUT_1))
+        spool = options.filesystem != SHARED
+        if spool:
+            remote_dir = str(job.path)  # the submit side's paths: initialdir, retrieve()
+            if not (folder / transfer.INBOX).is_file():
+                transfer.build_inbox(job)
+            atomic_write_text(script, transfer.transfer_script(
+                runtime=self.runtime(), task_id_digits=job.plan.task_id_digits,
+                setup=list(options.setup), index_variable=INDEX_VARIABLE))
+        else:
+            atomic_write_text(script, task_script(
+                job_dir=remote_dir, plan_file=cluster_plan_file(job, mapping),
+                code_dir=mapping.to_remote(job.code_dir), runtime=self.runtime(),
+                task_id_digits=job.plan.task_id_digits, setup=list(options.setup),
+                legacy_worker=code_layout(job.code_dir) == LAYOUT_1))
         script.chmod(0o755)
         try:
             for attempt, indices in sorted(by_attempt.items()):
                 indices = sorted(indices)
                 desc = description(job_id=job.id, job_dir=remote_dir, indices=indices,
                                    attempt=attempt, options=options)
+                if spool:
+                    desc.pop("log", None)  # written by the schedd's side, which cannot see it
+                    desc.update(transfer.description_changes(remote_dir))
                 number = len(record["clusters"]) + 1
                 atomic_write_text(folder / f"submit-{number}.sub", submit_text(desc, indices))
                 submit = htcondor.Submit(desc)
@@ -231,14 +247,41 @@ class HtcondorTarget(ClusterNodes, Target):
                 # htcondor2 24.0 prints the whole submit file (every item) when given itemdata.
                 with contextlib.redirect_stdout(io.StringIO()):
                     result = self._call("submit", lambda s=submit, i=items: self.schedd.submit(
-                        s, itemdata=i))
+                        s, itemdata=i, spool=spool))
+                if spool:  # the inputs travel to the schedd now (the procs wait until then)
+                    self._call("spool", lambda r=result: self.schedd.spool(r))
                 record["clusters"].append({
                     "cluster": int(result.cluster()), "indices": format_frame_list(indices),
                     "attempt": attempt, "submitted": time.time(),
                     "file": f"{HTCONDOR_DIR}/submit-{number}.sub",
+                    **({"transfer": True} if spool else {}),
                 })
         finally:
             job.save_target_record(record)  # whatever was accepted is recorded
+
+    def stage_in(self, job: JobDir) -> None:
+        """filesystem: transfer: pack the inbox every proc unpacks (see transfer.py)."""
+        if self.options.filesystem != SHARED:
+            transfer.build_inbox(job)
+
+    def stage_out(self, job: JobDir, task_ids: list[str]) -> None:
+        """filesystem: transfer: retrieve the finished procs' outboxes and unpack them."""
+        clusters = sorted({int(c["cluster"]) for c in self._record(job)["clusters"]
+                           if c.get("transfer")})
+        todo: list[str] = []
+        if clusters:
+            done = f"{_member(clusters)} && JobStatus == {_COMPLETED}"
+            ads = self._call("query", lambda: self.schedd.query(
+                constraint=done, projection=["ClusterId", "ProcId"]))
+            todo = [proc for ad in ads if not transfer.unpacked(
+                job, proc := f"{ad['ClusterId']}.{ad['ProcId']}")]
+            if todo:
+                self._call("retrieve", lambda: self.schedd.retrieve(todo))
+        for outbox in transfer.outboxes(job):
+            transfer.unpack_outbox(job, outbox)
+        if todo:  # retrieved: the schedd may let them go to its history now
+            with contextlib.suppress(Exception):
+                self.schedd.edit(todo, "LeaveJobInQueue", "false")
 
     def _remove_held(self, job: JobDir, indices: list[int]) -> None:
         """Remove the held procs of these plan indices before they are submitted again."""
@@ -272,9 +315,17 @@ class HtcondorTarget(ClusterNodes, Target):
         clusters = sorted({k[0] for k in wanted})
         seen: dict[Key, SchedulerState] = {}
         if clusters:
+            spooled = {int(c["cluster"]) for c in self._record(job)["clusters"]
+                       if c.get("transfer")}
             for ad in self._call("query", lambda: self.schedd.query(
                     constraint=_member(clusters), projection=_PROJECTION)):
-                seen[(int(ad["ClusterId"]), int(ad.get("OrbitfarmIndex", -1)))] = proc_state(ad)
+                state = proc_state(ad)
+                if int(ad["ClusterId"]) in spooled and int(ad.get("JobStatus", 0)) == _COMPLETED \
+                        and not transfer.unpacked(job, state.native_id or ""):
+                    # Its files are still in the schedd's spool: not ended for orbitfarm yet.
+                    state = SchedulerState(Phase.RUNNING, reason="finished; its outputs are not "
+                                           "retrieved yet", native_id=state.native_id)
+                seen[(int(ad["ClusterId"]), int(ad.get("OrbitfarmIndex", -1)))] = state
         missing = wanted - set(seen)
         if missing:
             gone = sorted({k[0] for k in missing})

@@ -43,6 +43,15 @@ class TaskRecord:
     exit_code: int | None = None
     failed: int = 0  # qacct's failed code (0: Grid Engine saw no failure of its own)
     failed_text: str = ""
+    h_rt: int | None = None  # the task's h_rt request in seconds (qacct's category)
+    wallclock: float | None = None  # qacct's ru_wallclock, seconds
+
+    @property
+    def timed_out(self) -> bool:
+        """Killed for its h_rt: qacct says only "h_rt, h_cpu, or h_vmem limit" (failed 37), so
+        the run time against the requested h_rt tells a time limit from a memory limit."""
+        return (self.failed == 37 and self.h_rt is not None and self.wallclock is not None
+                and self.wallclock >= self.h_rt)
 
     @property
     def state(self) -> Phase:
@@ -64,6 +73,8 @@ class TaskRecord:
             return EndReason.NEVER_STARTED
         if self.exit_code == 100:
             return EndReason.EXITED  # the task's own exit 100 (Grid Engine's error state)
+        if self.timed_out:
+            return EndReason.TIMEOUT
         if self.failed or (self.exit_code is not None and self.exit_code > 128):
             return EndReason.KILLED
         return EndReason.EXITED
@@ -73,7 +84,9 @@ class TaskRecord:
         if self.letters != "done":
             return self.letters
         words = []
-        if self.failed:
+        if self.timed_out:
+            words.append(f"h_rt limit reached ({self.h_rt} s; ran {self.wallclock:g} s)")
+        elif self.failed:
             words.append(_FAILED_WORDS.get(self.failed, self.failed_text or f"failed {self.failed}"))
         code = self.exit_code
         if code is not None and code > 128 and self.failed:
@@ -137,8 +150,31 @@ def parse_qacct(text: str) -> dict[Key, TaskRecord]:
             exit_code=int(exit_text[0]) if exit_text and exit_text[0].isdigit() else None,
             failed=int(failed_code.strip()) if failed_code.strip().isdigit() else 0,
             failed_text=failed_words.strip(),
+            h_rt=_h_rt_of(fields.get("category", "")),
+            wallclock=_seconds_of(fields.get("ru_wallclock", "")),
         )
     return states
+
+
+_H_RT = re.compile(r"(?:^|[\s,])h_rt=(\d+(?::\d+)*)")
+_NUMBER = re.compile(r"^\s*(\d+(?:\.\d*)?)")
+
+
+def _h_rt_of(category: str) -> int | None:
+    """'-l gpu=1,h_rt=0:10:00' -> 600 (qacct's category holds the task's requests)."""
+    m = _H_RT.search(category)
+    if not m:
+        return None
+    seconds = 0
+    for part in m.group(1).split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def _seconds_of(text: str) -> float | None:
+    """qacct's ru_wallclock: '5s' (8.1.9) or '5.012' (older) -> seconds."""
+    m = _NUMBER.match(text)
+    return float(m.group(1)) if m else None
 
 
 _ERROR_REASON = re.compile(r"^error reason\s+(\d+):\s+(?:\S+ \S+ \[[^\]]*\]: )?(.*)$",
