@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..files.atomic import atomic_write_text
 from .base import TargetError
+from .nodes import ClusterNodes, refuse_unknown_keys
+from .task_script import INDEX_VARIABLE
 
 if TYPE_CHECKING:
     from ..files.jobdir import JobDir
@@ -32,11 +34,8 @@ def profile_values(kind: str, profile: dict[str, Any], names: Iterable[str],
     """The profile's values of `names` (None dropped), `setup` as a tuple of lines and `envs`
     as strings; TargetError naming unknown keys and where credentials come from instead."""
     names = set(names)
-    unknown = sorted(set(profile) - names - COMMON_KEYS)
-    if unknown:
-        raise TargetError(f"{kind} profile {profile.get('name', '')!r}: unknown key(s) "
-                          f"{', '.join(unknown)} (known: {', '.join(sorted(names | COMMON_KEYS))})"
-                          f"; credentials come from {credentials}, never the profile")
+    refuse_unknown_keys(kind, profile, names | COMMON_KEYS,
+                        f"; credentials come from {credentials}, never the profile")
     values = {k: v for k, v in profile.items() if k in names and v is not None}
     setup = values.get("setup") or ()
     if "setup" in names:
@@ -50,21 +49,13 @@ def profile_values(kind: str, profile: dict[str, Any], names: Iterable[str],
     return values
 
 
-class CloudSubmissions:
-    """Mixed into a cloud Target: its record in target.json and its request files."""
+class CloudSubmissions(ClusterNodes):
+    """Mixed into a cloud Target: its nodes (ClusterNodes: runtime, path_map, its record in
+    target.json under "submissions"), the plan index variable and its request files."""
 
-    kind: ClassVar[str]
     service: ClassVar[str]  # the service's name in messages
     folder: ClassVar[str]  # JOBDIR/<folder>: request payloads, logs the service keeps
-
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              f"not {self.service}")
-        record.setdefault("kind", self.kind)
-        record.setdefault("submissions", [])
-        return record
+    index_variable: ClassVar[str] = INDEX_VARIABLE  # container_line exports it
 
     def next_number(self, job: JobDir) -> int:
         return len(self._record(job)["submissions"]) + 1
