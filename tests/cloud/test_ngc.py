@@ -47,7 +47,7 @@ targets:
     workspaces: [{id: renders-ws, mount: /mnt/ws}]
     path_map: [{local: %(root)s, remote: /mnt/ws}]
     priority: HIGH
-    envs: {OMP_NUM_THREADS: "8"}
+    env: {OMP_NUM_THREADS: "8"}
     api_url: %(url)s
     auth_url: %(url)s
     python: /opt/venv/bin/python

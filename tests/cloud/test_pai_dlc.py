@@ -50,7 +50,7 @@ targets:
     image: registry.example.org/orbitfarm/blender:4.5
     data_sources: [{id: d-nasrender, mount: /mnt/data}]
     path_map: [{local: %(root)s, remote: /mnt/data}]
-    envs: {BLENDER_USER_RESOURCES: /tmp/blender}
+    env: {BLENDER_USER_RESOURCES: /tmp/blender}
     priority: 5
     blender: /opt/blender/blender
   dlc-workers:
