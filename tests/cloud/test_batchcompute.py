@@ -157,11 +157,10 @@ def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python)
 
 def test_dry_run_writes_the_job_and_sends_nothing(tmp_path, capsys, standin, node_python):
     scenes = make_scenes(node_python, tmp_path)
-    bcs = BcsService(FAKE_KEY_ID)
-    server = standin(bcs)
+    server = standin(BcsService(FAKE_KEY_ID))
     config = _config(tmp_path, server.port)
     job, out = submit(scenes, tmp_path / "out", "bcs", config, capsys, "--dry-run")
-    assert bcs.requests == []
+    assert server.requests == []
     body = json.loads((job.path / "batchcompute" / "submission-1.json").read_text())
     assert body["Name"] == f"orbitfarm-{job.id}-s1"
     assert body["DAG"]["Tasks"]["render"]["InstanceCount"] == 2

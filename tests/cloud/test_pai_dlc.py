@@ -181,8 +181,7 @@ def test_dry_run_writes_the_payloads_and_sends_nothing(tmp_path, capsys, standin
                                                       node_python):
     """--dry-run, with submit options overriding the profile (--dlc-mode, --dlc-priority)."""
     scenes = make_scenes(node_python, tmp_path)
-    dlc = DlcService(FAKE_KEY_ID, {})
-    server = standin(dlc)
+    server = standin(DlcService(FAKE_KEY_ID, {}))
     config = _config(tmp_path, server.port)
     job, out = submit(scenes, tmp_path / "out", "dlc", config, capsys, "--dry-run",
                       "--dlc-mode", "workers", "--dlc-priority", "7")
@@ -244,3 +243,16 @@ targets:
     rgb = sorted(p.name for p in (tmp_path / "out" / "cube" / "rgb").iterdir())
     assert rgb == ["0001.png", "0002.png", "0003.png", "0004.png"]
     assert "plan index 1" in job.log_file(job.task_ids()[1]).read_text()
+
+
+def test_the_stand_in_refuses_an_unsigned_request_in_dlc_s_error_shape(standin):
+    """The stand-in's own check: what it refuses is answered as DLC answers errors and kept in
+    `errors`, which fails the test that caused it (emptied here, where the refusal is wanted)."""
+    import requests
+
+    server = standin(DlcService(FAKE_KEY_ID, {}))
+    answer = requests.get(f"{server.url}/api/v1/jobs", timeout=10)
+    assert answer.status_code == 400
+    assert answer.json()["Code"] == "InvalidParameter" and "unsigned" in answer.json()["Message"]
+    assert len(server.errors) == 1 and "unsigned request" in server.errors[0]
+    server.errors.clear()
