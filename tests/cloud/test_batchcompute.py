@@ -1,7 +1,7 @@
 """The batchcompute target through the official `batchcompute` SDK.
 
 Alibaba Cloud BatchCompute cannot be reached from this machine (and the service is deprecated):
-a stand-in on 127.0.0.1 (standin_bcs.py) answers as its documented API does and checks what the
+a stand-in on 127.0.0.1 (bcs_standin.py) answers as its documented API does and checks what the
 SDK sends (path, method, the acs HMAC-SHA1 signature by the key the default credential chain
 found, the API version, and the DAG job orbitfarm must send). Driven through orbitfarm's own
 commands: submit -> status (pending, running, succeeded, failed with a reason, preempted) ->
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bcs_standin import BcsStandIn  # noqa: E402
 from cloud_jobs import (  # noqa: E402
     ALIBABA_ENV,
     FAKE_KEY_ID,
@@ -33,7 +34,6 @@ from cloud_jobs import (  # noqa: E402
     within,
 )
 from standin import Request, StandIn  # noqa: E402
-from standin_bcs import BcsService  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
@@ -83,7 +83,7 @@ def lists(server: StandIn, bcs_job: str) -> list[Request]:
 
 def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python):
     scenes = make_scenes(node_python, tmp_path)
-    bcs = BcsService(FAKE_KEY_ID)
+    bcs = BcsStandIn(FAKE_KEY_ID)
     server = standin(bcs)
     config = _config(tmp_path, server.port)
     job, _ = submit(scenes, tmp_path / "out", "bcs", config, capsys)
@@ -157,7 +157,7 @@ def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python)
 
 def test_dry_run_writes_the_job_and_sends_nothing(tmp_path, capsys, standin, node_python):
     scenes = make_scenes(node_python, tmp_path)
-    server = standin(BcsService(FAKE_KEY_ID))
+    server = standin(BcsStandIn(FAKE_KEY_ID))
     config = _config(tmp_path, server.port)
     job, out = submit(scenes, tmp_path / "out", "bcs", config, capsys, "--dry-run")
     assert server.requests == []

@@ -1,6 +1,6 @@
 """The ngc target through NVIDIA's ngcsdk 3.169.4.
 
-NGC cannot be reached from this machine: a stand-in on 127.0.0.1 (standin_ngc.py) answers as
+NGC cannot be reached from this machine: a stand-in on 127.0.0.1 (ngc_standin.py) answers as
 NGC's API does, including the token exchange and the org, team, ACE and image checks the SDK
 makes before it submits, and checks what the SDK sends (bearer token of the test's API key, the
 job fields orbitfarm must set). The SDK reads its URLs once, at import, so one stand-in serves
@@ -28,8 +28,8 @@ from cloud_jobs import (  # noqa: E402
     submit,
     task_states,
 )
+from ngc_standin import NgcStandIn  # noqa: E402
 from standin import Request, StandIn  # noqa: E402
-from standin_ngc import NgcService  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
@@ -57,14 +57,14 @@ targets:
 @pytest.fixture(scope="module")
 def ngc_server():
     """One stand-in for the module: the SDK reads its URLs once, at import."""
-    with StandIn(NgcService(API_KEY, "myorg", "vis", "nv-ace", LADDER, "myorg/vis/blender",
+    with StandIn(NgcStandIn(API_KEY, "myorg", "vis", "nv-ace", LADDER, "myorg/vis/blender",
                             "4.5")) as server:
         yield server
     assert not server.errors, "stand-in errors:\n" + "\n".join(server.errors)
 
 
 @pytest.fixture
-def ngc(ngc_server) -> NgcService:
+def ngc(ngc_server) -> NgcStandIn:
     return ngc_server.handler
 
 
@@ -80,7 +80,7 @@ def _config(tmp_path: Path, url: str) -> Path:
     return path
 
 
-def _mine(ngc: NgcService, job_id: str) -> list[dict]:
+def _mine(ngc: NgcStandIn, job_id: str) -> list[dict]:
     return [b for b in ngc.created if b["name"].startswith(f"orbitfarm-{job_id}-")]
 
 

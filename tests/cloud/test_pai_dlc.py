@@ -1,6 +1,6 @@
 """The pai-dlc target through the official SDK (alibabacloud-pai-dlc20201203).
 
-PAI-DLC cannot exist on this machine: a stand-in on 127.0.0.1 (standin_dlc.py) answers as the
+PAI-DLC cannot exist on this machine: a stand-in on 127.0.0.1 (dlc_standin.py) answers as the
 documented API does and checks what the SDK sends (method, path, action and version headers,
 the ACS3-HMAC-SHA256 signature by the key the default credential chain found, and the CreateJob
 fields orbitfarm must set). Everything is driven through orbitfarm's own commands: submit ->
@@ -31,7 +31,7 @@ from cloud_jobs import (  # noqa: E402
     task_states,
     within,
 )
-from standin_dlc import DlcService  # noqa: E402
+from dlc_standin import DlcStandIn  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
@@ -83,7 +83,7 @@ def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python)
     expect = {"WorkspaceId": "12345", "ResourceId": "quota-render", "JobType": "PyTorchJob",
               "DataSources": [{"DataSourceId": "d-nasrender", "MountPath": "/mnt/data"}],
               "Priority": 5, "Envs": {"BLENDER_USER_RESOURCES": "/tmp/blender"}}
-    dlc = DlcService(FAKE_KEY_ID, expect)
+    dlc = DlcStandIn(FAKE_KEY_ID, expect)
     server = standin(dlc)
     config = _config(tmp_path, server.port)
     job, _ = submit(scenes, tmp_path / "out", "dlc", config, capsys)
@@ -159,7 +159,7 @@ def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python)
 def test_workers_mode_one_job_rank_to_task(tmp_path, capsys, standin, node_python):
     """mode: workers -> one PyTorchJob of a master and N-1 workers; RANK picks the task."""
     scenes = make_scenes(node_python, tmp_path)
-    dlc = DlcService(FAKE_KEY_ID, {"WorkspaceId": "12345"})
+    dlc = DlcStandIn(FAKE_KEY_ID, {"WorkspaceId": "12345"})
     server = standin(dlc)
     config = _config(tmp_path, server.port)
     job, _ = submit(scenes, tmp_path / "out", "dlc-workers", config, capsys)
@@ -181,7 +181,7 @@ def test_dry_run_writes_the_payloads_and_sends_nothing(tmp_path, capsys, standin
                                                       node_python):
     """--dry-run, with submit options overriding the profile (--dlc-mode, --dlc-priority)."""
     scenes = make_scenes(node_python, tmp_path)
-    server = standin(DlcService(FAKE_KEY_ID, {}))
+    server = standin(DlcStandIn(FAKE_KEY_ID, {}))
     config = _config(tmp_path, server.port)
     job, out = submit(scenes, tmp_path / "out", "dlc", config, capsys, "--dry-run",
                       "--dlc-mode", "workers", "--dlc-priority", "7")
@@ -226,7 +226,7 @@ targets:
     image: registry.example.org/orbitfarm/blender:4.5
     python: {node_python}
 """)
-    dlc = DlcService(FAKE_KEY_ID, {})
+    dlc = DlcStandIn(FAKE_KEY_ID, {})
     server = standin(dlc)
     config.write_text(config.read_text() % {"port": server.port})
     job, _ = submit(scenes, tmp_path / "out", "here", config, capsys,
@@ -250,7 +250,7 @@ def test_the_stand_in_refuses_an_unsigned_request_in_dlc_s_error_shape(standin):
     `errors`, which fails the test that caused it (emptied here, where the refusal is wanted)."""
     import requests
 
-    server = standin(DlcService(FAKE_KEY_ID, {}))
+    server = standin(DlcStandIn(FAKE_KEY_ID, {}))
     answer = requests.get(f"{server.url}/api/v1/jobs", timeout=10)
     assert answer.status_code == 400
     assert answer.json()["Code"] == "InvalidParameter" and "unsigned" in answer.json()["Message"]

@@ -19,7 +19,7 @@ TOKEN = "standin-bearer-token"
 PAGING = {"index": 0, "size": 100, "totalPages": 1, "totalResults": 1}
 
 
-class NgcService(Service):
+class NgcStandIn(Service):
     def __init__(self, api_key: str, org: str, team: str, ace: str,
                  instances: list[str], image_repo: str, image_tag: str) -> None:
         super().__init__()

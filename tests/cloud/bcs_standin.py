@@ -15,7 +15,7 @@ from standin import Reply, Request, Service, require
 VERSION = "2015-11-11"
 
 
-class BcsService(Service):
+class BcsStandIn(Service):
     def __init__(self, access_key_id: str) -> None:
         super().__init__()
         self.access_key_id = access_key_id

@@ -14,7 +14,7 @@ from standin import Reply, Request, Service, require
 VERSION = "2020-12-03"
 
 
-class DlcService(Service):
+class DlcStandIn(Service):
     def __init__(self, access_key_id: str, expect: dict[str, Any]) -> None:
         super().__init__()
         self.access_key_id = access_key_id
