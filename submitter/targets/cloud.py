@@ -1,5 +1,5 @@
 """What the cloud service targets (pai-dlc, ngc, batchcompute) share: reading their profile the
-same way (unknown keys refused, credentials never accepted, setup/envs normalised) and keeping
+same way (unknown keys refused, credentials never accepted, setup/env normalised) and keeping
 their submissions in the job directory (JOBDIR/target.json, and each submission's exact request
 payloads in JOBDIR/<folder>/submission-N.json, written before anything is sent and also what
 `--dry-run` leaves)."""
@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..files.atomic import atomic_write_text
-from .base import TargetError
+from .node_env import environment
+from .nodes import ClusterNodes, refuse_unknown_keys
+from .task_script import INDEX_VARIABLE
 
 if TYPE_CHECKING:
     from ..files.jobdir import JobDir
@@ -29,42 +31,27 @@ ALIBABA_CREDENTIALS = ("the Alibaba Cloud default chain (ALIBABA_CLOUD_ACCESS_KE
 
 def profile_values(kind: str, profile: dict[str, Any], names: Iterable[str],
                    credentials: str) -> dict[str, Any]:
-    """The profile's values of `names` (None dropped), `setup` as a tuple of lines and `envs`
-    as strings; TargetError naming unknown keys and where credentials come from instead."""
+    """The profile's values of `names` (None dropped), `setup` as a tuple of lines and `env`
+    as the Linux nodes' variables (node_env); TargetError naming unknown keys and where credentials come from instead."""
     names = set(names)
-    unknown = sorted(set(profile) - names - COMMON_KEYS)
-    if unknown:
-        raise TargetError(f"{kind} profile {profile.get('name', '')!r}: unknown key(s) "
-                          f"{', '.join(unknown)} (known: {', '.join(sorted(names | COMMON_KEYS))})"
-                          f"; credentials come from {credentials}, never the profile")
+    refuse_unknown_keys(kind, profile, names | COMMON_KEYS,
+                        f"; credentials come from {credentials}, never the profile")
     values = {k: v for k, v in profile.items() if k in names and v is not None}
     setup = values.get("setup") or ()
     if "setup" in names:
         values["setup"] = tuple([setup] if isinstance(setup, str) else setup)
-    if "envs" in names:
-        envs = values.get("envs") or {}
-        if not isinstance(envs, dict):
-            raise TargetError(f"{kind} profile {profile.get('name', '')!r}: envs must map "
-                              "names to values")
-        values["envs"] = {str(k): str(v) for k, v in envs.items()}
+    if "env" in names:  # node_env's `env`, flat or per OS; the services' containers run Linux
+        values["env"] = environment(profile, "linux")
     return values
 
 
-class CloudSubmissions:
-    """Mixed into a cloud Target: its record in target.json and its request files."""
+class CloudSubmissions(ClusterNodes):
+    """Mixed into a cloud Target: its nodes (ClusterNodes: runtime, path_map, its record in
+    target.json under "submissions"), the plan index variable and its request files."""
 
-    kind: ClassVar[str]
     service: ClassVar[str]  # the service's name in messages
     folder: ClassVar[str]  # JOBDIR/<folder>: request payloads, logs the service keeps
-
-    def _record(self, job: JobDir) -> dict[str, Any]:
-        record = job.target_record()
-        if record.get("kind") not in (None, self.kind):
-            raise TargetError(f"job {job.path} was submitted to a {record['kind']!r} target, "
-                              f"not {self.service}")
-        record.setdefault("kind", self.kind)
-        record.setdefault("submissions", [])
-        return record
+    index_variable: ClassVar[str] = INDEX_VARIABLE  # container_line exports it
 
     def next_number(self, job: JobDir) -> int:
         return len(self._record(job)["submissions"]) + 1

@@ -21,11 +21,10 @@ from ..launch.runtime import Runtime, plan_worker_argv
 from ..model.frames import format_frame_list
 from .cluster_plan import cluster_plan_file
 from .pathmap import PathMap
+from .task_script import INDEX_VARIABLE
 
 if TYPE_CHECKING:
     from ..files.jobdir import JobDir
-
-PLAN_INDEX_VARIABLE = "ORBITFARM_PLAN_INDEX"
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def container_line(view: NodeView, setup: list[str], indices: list[int],
     """The `sh -c` text that runs one task of `indices` (see the module's docstring)."""
     q = shlex.quote
     worker = shlex.join(plan_worker_argv(view.runtime, view.code_dir, view.plan_file,
-                                         PLAN_INDEX_VARIABLE, 0))
+                                         INDEX_VARIABLE, 0))
     lines = [
         "set -u",
         f"# orbitfarm plan indices {format_frame_list(sorted(indices))}",
@@ -82,7 +81,7 @@ def container_line(view: NodeView, setup: list[str], indices: list[int],
         f'exec >>"$JOB_DIR/{LOG_DIR}/$TASK.log" 2>&1',
         'echo "orbitfarm: task $TASK (plan index $INDEX) on ${HOSTNAME:-?}"',
         *setup,
-        f"export PYTHONUNBUFFERED=1 PYTHONIOENCODING=utf-8 {PLAN_INDEX_VARIABLE}=$INDEX",
+        f"export PYTHONUNBUFFERED=1 PYTHONIOENCODING=utf-8 {INDEX_VARIABLE}=$INDEX",
         f"exec {worker}",
     ]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,6 @@ service's container would finish it (the container cannot run here)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import time
@@ -23,21 +22,11 @@ FAKE_KEY_ID = "LTAIstandinkey0000000000"  # fake: the stand-ins check requests a
 FAKE_SECRET = "standin-secret-never-in-the-job-dir"
 
 
-def bpy_python() -> str:
-    """A Python with bpy to build the subject: this one, else the repo's main venv."""
-    if importlib.util.find_spec("bpy") is not None:
-        return sys.executable
-    main = TESTS.parent / ".venv" / "bin" / "python"
-    if main.is_file():
-        return str(main)
-    pytest.fail("building a .blend needs a Python with bpy (this venv or .venv: make venv)")
-    raise AssertionError
-
-
-def make_scenes(root: Path, names: tuple[str, ...] = ("cube",)) -> Path:
+def make_scenes(python: str, root: Path, names: tuple[str, ...] = ("cube",)) -> Path:
+    """Cube subjects built with `python` (a Python with bpy: conftest's node_python)."""
     scenes = root / "scenes"
     for name in names:
-        subjects.make_subject(bpy_python(), scenes / f"{name}.blend", "cube")
+        subjects.make_subject(python, scenes / f"{name}.blend", "cube")
     return scenes
 
 
@@ -95,8 +84,8 @@ def within(saved: object, sent: object) -> bool:
 
 
 def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
-    """A home of the test's own (no real user's config or keys) and these variables."""
-    monkeypatch.setenv("ORBITFARM_HOME", str(tmp_path / "home"))
+    """A home of the test's own (no real user's config or keys; conftest gives the jobs index
+    its own ORBITFARM_HOME) and these variables."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -1,7 +1,9 @@
 """A stand-in HTTP server for a cloud service: ThreadingHTTPServer on 127.0.0.1 in a thread,
 recording every request (method, path, query, headers, body) and answering through a handler
 function the test gives. Used through conftest.py's `standin` fixture; service modules build
-their handlers with Request and Reply from here.
+their handlers with Request and Reply from here. A stand-in that keeps jobs the test moves
+through states is a Service (a handler with a lock); what it refuses (`require`) is answered in
+the service's own error shape and recorded, so the test fails whichever way orbitfarm takes it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class Request:
     def json(self) -> Any:
         return json.loads(self.body or b"null")
 
+    def arg(self, name: str, default: str = "") -> str:
+        """The query parameter's last value (default when absent)."""
+        values = self.query.get(name)
+        return values[-1] if values else default
+
 
 @dataclass
 class Reply:
@@ -45,6 +52,40 @@ class Reply:
 
 
 Handler = Callable[[Request], Reply]
+
+
+class Refused(Exception):
+    """What the SDK sent is not what the service accepts (see `require`)."""
+
+    reply: Reply | None = None  # the service's error answer, set by Service
+
+
+def require(condition: Any, message: str) -> None:
+    if not condition:
+        raise Refused(message)
+
+
+class Service:
+    """A stateful handler: a subclass routes requests (route) and answers refusals in the
+    service's documented error shape (error_reply). One request at a time, so tests can move
+    its jobs through states (under `self.lock`) while the SDK polls."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        with self.lock:
+            try:
+                return self.route(request)
+            except Refused as exc:
+                exc.reply = self.error_reply(400, str(exc))
+                raise
+
+    def route(self, request: Request) -> Reply:
+        raise NotImplementedError
+
+    def error_reply(self, status: int, message: str) -> Reply:
+        return Reply(status, {"message": message})
 
 
 class StandIn:
@@ -68,6 +109,9 @@ class StandIn:
                 outer.requests.append(request)
                 try:
                     reply = outer.handler(request)
+                except Refused as exc:  # answered as the service refuses; the test sees .errors
+                    outer.errors.append(f"{request.method} {request.path}: {exc}")
+                    reply = exc.reply or Reply(400, {"message": str(exc)})
                 except Exception as exc:  # the test sees it in .errors, the SDK gets a 500
                     outer.errors.append(f"{request.method} {request.path}: {exc!r}")
                     reply = Reply(500, {"message": f"stand-in error: {exc}"})
@@ -95,6 +139,12 @@ class StandIn:
         """The recorded requests with this method whose path contains path_part."""
         return [r for r in self.requests
                 if (method is None or r.method == method) and path_part in r.path]
+
+    def __enter__(self) -> StandIn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.server.shutdown()

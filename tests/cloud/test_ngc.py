@@ -1,6 +1,6 @@
 """The ngc target through NVIDIA's ngcsdk 3.169.4.
 
-NGC cannot be reached from this machine: a stand-in on 127.0.0.1 (standin_ngc.py) answers as
+NGC cannot be reached from this machine: a stand-in on 127.0.0.1 (ngc_standin.py) answers as
 NGC's API does, including the token exchange and the org, team, ACE and image checks the SDK
 makes before it submits, and checks what the SDK sends (bearer token of the test's API key, the
 job fields orbitfarm must set). The SDK reads its URLs once, at import, so one stand-in serves
@@ -28,7 +28,8 @@ from cloud_jobs import (  # noqa: E402
     submit,
     task_states,
 )
-from standin_ngc import NgcStandIn  # noqa: E402
+from ngc_standin import NgcStandIn  # noqa: E402
+from standin import Request, StandIn  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
@@ -46,7 +47,7 @@ targets:
     workspaces: [{id: renders-ws, mount: /mnt/ws}]
     path_map: [{local: %(root)s, remote: /mnt/ws}]
     priority: HIGH
-    envs: {OMP_NUM_THREADS: "8"}
+    env: {OMP_NUM_THREADS: "8"}
     api_url: %(url)s
     auth_url: %(url)s
     python: /opt/venv/bin/python
@@ -54,10 +55,17 @@ targets:
 
 
 @pytest.fixture(scope="module")
-def ngc():
-    with NgcStandIn(API_KEY, "myorg", "vis", "nv-ace", LADDER, "myorg/vis/blender",
-                    "4.5") as service:
-        yield service
+def ngc_server():
+    """One stand-in for the module: the SDK reads its URLs once, at import."""
+    with StandIn(NgcStandIn(API_KEY, "myorg", "vis", "nv-ace", LADDER, "myorg/vis/blender",
+                            "4.5")) as server:
+        yield server
+    assert not server.errors, "stand-in errors:\n" + "\n".join(server.errors)
+
+
+@pytest.fixture
+def ngc(ngc_server) -> NgcStandIn:
+    return ngc_server.handler
 
 
 @pytest.fixture(autouse=True)
@@ -76,12 +84,17 @@ def _mine(ngc: NgcStandIn, job_id: str) -> list[dict]:
     return [b for b in ngc.created if b["name"].startswith(f"orbitfarm-{job_id}-")]
 
 
-def test_submit_status_wait_retry_ladder_cancel(tmp_path, capsys, ngc):
-    scenes = make_scenes(tmp_path)
-    config = _config(tmp_path, ngc.url)
+def _lists(server: StandIn) -> list[Request]:
+    """The job listings (by label), not the gets of one job."""
+    return [r for r in server.calls("GET") if r.path == "/v2/org/myorg/team/vis/jobs"]
+
+
+def test_submit_status_wait_retry_ladder_cancel(tmp_path, capsys, ngc, ngc_server, node_python):
+    scenes = make_scenes(node_python, tmp_path)
+    config = _config(tmp_path, ngc_server.url)
     job, _ = submit(scenes, tmp_path / "out", "ngc", config, capsys)
     t1, t2 = job.task_ids()
-    assert ngc.problems == []
+    assert ngc_server.errors == []
     first = _mine(ngc, job.id)
     assert [(b["name"], b["aceInstance"]) for b in first] == [
         (f"orbitfarm-{job.id}-{t1}-a1", LADDER[0]), (f"orbitfarm-{job.id}-{t2}-a1", LADDER[0])]
@@ -101,9 +114,9 @@ def test_submit_status_wait_retry_ladder_cancel(tmp_path, capsys, ngc):
     # pending, running: one list call by the job's label for both
     ngc.set_status(j1, "QUEUED")
     ngc.set_status(j2, "RUNNING")
-    lists = len(ngc.calls("GET", "/v2/org/myorg/team/vis/jobs"))
+    lists = len(_lists(ngc_server))
     assert status(job, capsys)["tasks"] == {"queued": 2}
-    assert len(ngc.calls("GET", "/v2/org/myorg/team/vis/jobs")) == lists + 1
+    assert len(_lists(ngc_server)) == lists + 1
 
     # succeeded; failed with NGC's reason (out of GPU memory on the 16 GB instance)
     finish_as_worker(job, t1)
@@ -145,21 +158,21 @@ def test_submit_status_wait_retry_ladder_cancel(tmp_path, capsys, ngc):
 
     # cancel: only the running job is killed
     ngc.set_status(j4, "RUNNING")
-    deletes = len(ngc.calls("DELETE"))
+    deletes = len(ngc_server.calls("DELETE"))
     code, out, err = run_cli(["cancel", str(job.path)], capsys)
     assert code == 0, err
-    assert [r.path for r in ngc.calls("DELETE")[deletes:]] == [f"/v2/org/myorg/jobs/{j4}"]
+    assert [r.path for r in ngc_server.calls("DELETE")[deletes:]] == [f"/v2/org/myorg/jobs/{j4}"]
     assert ngc.jobs[j4]["jobStatus"]["status"] == "KILLED_BY_USER"
     assert status(job, capsys)["tasks"] == {"done": 1, "cancelled": 1}
-    assert ngc.problems == []
+    assert ngc_server.errors == []
 
 
-def test_dry_run_writes_the_requests_and_sends_nothing(tmp_path, capsys, ngc):
-    scenes = make_scenes(tmp_path)
-    config = _config(tmp_path, ngc.url)
-    before = len(ngc.requests)
+def test_dry_run_writes_the_requests_and_sends_nothing(tmp_path, capsys, ngc_server, node_python):
+    scenes = make_scenes(node_python, tmp_path)
+    config = _config(tmp_path, ngc_server.url)
+    before = len(ngc_server.requests)
     job, _ = submit(scenes, tmp_path / "out", "ngc", config, capsys, "--dry-run")
-    assert len(ngc.requests) == before
+    assert len(ngc_server.requests) == before
     saved = json.loads((job.path / "ngc" / "submission-1.json").read_text())["jobs.run"]
     assert [(r["instance"], r["label"]) for r in saved] == [
         (LADDER[0], [f"orbitfarm_{job.id.replace('-', '_')}"])] * 2

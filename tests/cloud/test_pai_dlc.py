@@ -1,6 +1,6 @@
 """The pai-dlc target through the official SDK (alibabacloud-pai-dlc20201203).
 
-PAI-DLC cannot exist on this machine: a stand-in on 127.0.0.1 (standin_dlc.py) answers as the
+PAI-DLC cannot exist on this machine: a stand-in on 127.0.0.1 (dlc_standin.py) answers as the
 documented API does and checks what the SDK sends (method, path, action and version headers,
 the ACS3-HMAC-SHA256 signature by the key the default credential chain found, and the CreateJob
 fields orbitfarm must set). Everything is driven through orbitfarm's own commands: submit ->
@@ -31,7 +31,7 @@ from cloud_jobs import (  # noqa: E402
     task_states,
     within,
 )
-from standin_dlc import DlcStandIn  # noqa: E402
+from dlc_standin import DlcStandIn  # noqa: E402
 
 pytestmark = pytest.mark.cloud
 
@@ -50,7 +50,7 @@ targets:
     image: registry.example.org/orbitfarm/blender:4.5
     data_sources: [{id: d-nasrender, mount: /mnt/data}]
     path_map: [{local: %(root)s, remote: /mnt/data}]
-    envs: {BLENDER_USER_RESOURCES: /tmp/blender}
+    env: {BLENDER_USER_RESOURCES: /tmp/blender}
     priority: 5
     blender: /opt/blender/blender
   dlc-workers:
@@ -78,111 +78,114 @@ def _config(tmp_path: Path, port: int) -> Path:
     return path
 
 
-def test_submit_status_retry_cancel_logs(tmp_path, capsys):
-    scenes = make_scenes(tmp_path)
+def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python):
+    scenes = make_scenes(node_python, tmp_path)
     expect = {"WorkspaceId": "12345", "ResourceId": "quota-render", "JobType": "PyTorchJob",
               "DataSources": [{"DataSourceId": "d-nasrender", "MountPath": "/mnt/data"}],
               "Priority": 5, "Envs": {"BLENDER_USER_RESOURCES": "/tmp/blender"}}
-    with DlcStandIn(FAKE_KEY_ID, expect) as dlc:
-        config = _config(tmp_path, dlc.port)
-        job, _ = submit(scenes, tmp_path / "out", "dlc", config, capsys)
-        t1, t2 = job.task_ids()
-        assert dlc.problems == []
-        # One DLC job per task, each running its own plan index, the job dir as mounted.
-        assert len(dlc.created) == 2
-        for body, index in zip(dlc.created, (0, 1), strict=True):
-            (spec,) = body["JobSpecs"]
-            assert within({"Type": "Worker", "Image": "registry.example.org/orbitfarm/"
-                            "blender:4.5", "PodCount": 1, "ResourceConfig": {
-                                "CPU": "8", "Memory": "32Gi", "GPU": "1"}}, spec)
-            command = body["UserCommand"]
-            assert f"\nINDEX={index}\n" in command
-            assert f"JOB_DIR=/mnt/data/out/.orbitfarm/jobs/{job.id}\n" in command
-            assert "/opt/blender/blender -b --factory-startup" in command
-        record = job.target_record()
-        ids = [u["dlc_job"] for u in record["submissions"][0]["units"]]
-        assert ids == sorted(dlc.jobs)
-        saved = json.loads((job.path / "pai-dlc" / "submission-1.json").read_text())
-        assert within(saved["CreateJob"], dlc.created)  # the payloads as sent, in the job dir
-        assert secrets_in(job.path, FAKE_SECRET) == []
+    dlc = DlcStandIn(FAKE_KEY_ID, expect)
+    server = standin(dlc)
+    config = _config(tmp_path, server.port)
+    job, _ = submit(scenes, tmp_path / "out", "dlc", config, capsys)
+    t1, t2 = job.task_ids()
+    assert server.errors == []
+    # One DLC job per task, each running its own plan index, the job dir as mounted.
+    assert len(dlc.created) == 2
+    for body, index in zip(dlc.created, (0, 1), strict=True):
+        (spec,) = body["JobSpecs"]
+        assert within({"Type": "Worker", "Image": "registry.example.org/orbitfarm/"
+                        "blender:4.5", "PodCount": 1, "ResourceConfig": {
+                            "CPU": "8", "Memory": "32Gi", "GPU": "1"}}, spec)
+        command = body["UserCommand"]
+        assert f"\nINDEX={index}\n" in command
+        assert f"JOB_DIR=/mnt/data/out/.orbitfarm/jobs/{job.id}\n" in command
+        assert "/opt/blender/blender -b --factory-startup" in command
+    record = job.target_record()
+    ids = [u["dlc_job"] for u in record["submissions"][0]["units"]]
+    assert ids == sorted(dlc.jobs)
+    saved = json.loads((job.path / "pai-dlc" / "submission-1.json").read_text())
+    assert within(saved["CreateJob"], dlc.created)  # the payloads as sent, in the job dir
+    assert secrets_in(job.path, FAKE_SECRET) == []
 
-        # pending, running
-        dlc.set_status(ids[0], "Queuing")
-        dlc.set_status(ids[1], "Running")
-        assert status(job, capsys)["tasks"] == {"queued": 2}
-        assert task_states(job)[t1][0] == "queued"
-        lists = dlc.calls("GET", "/api/v1/jobs")
-        assert lists[-1].query["JobIds"] == ",".join(ids)  # one ListJobs for the whole job
+    # pending, running
+    dlc.set_status(ids[0], "Queuing")
+    dlc.set_status(ids[1], "Running")
+    assert status(job, capsys)["tasks"] == {"queued": 2}
+    assert task_states(job)[t1][0] == "queued"
+    lists = [r for r in server.calls("GET") if r.path == "/api/v1/jobs"]  # not GetJob
+    assert lists[-1].arg("JobIds") == ",".join(ids)  # one ListJobs for the whole job
 
-        # succeeded (the worker wrote its state) and failed with DLC's reason
-        finish_as_worker(job, t1)
-        dlc.set_status(ids[0], "Succeeded")
-        dlc.set_status(ids[1], "Failed", "JobFailed", "container exited with code 137")
-        report = status(job, capsys)
-        assert report["tasks"] == {"done": 1, "failed": 1}
-        state, reason = task_states(job)[t2]
-        assert state == "failed" and "JobFailed: container exited with code 137" in reason
+    # succeeded (the worker wrote its state) and failed with DLC's reason
+    finish_as_worker(job, t1)
+    dlc.set_status(ids[0], "Succeeded")
+    dlc.set_status(ids[1], "Failed", "JobFailed", "container exited with code 137")
+    report = status(job, capsys)
+    assert report["tasks"] == {"done": 1, "failed": 1}
+    state, reason = task_states(job)[t2]
+    assert state == "failed" and "JobFailed: container exited with code 137" in reason
 
-        # retry: only the failed task goes again, as a new DLC job
-        code, out, err = run_cli(["retry", str(job.path)], capsys)
-        assert code == 0, err
-        assert len(dlc.created) == 3 and "\nINDEX=1\n" in dlc.created[2]["UserCommand"]
-        retried = job.target_record()["submissions"][1]["units"][0]["dlc_job"]
-        assert task_states(job)[t2][0] == "queued"
+    # retry: only the failed task goes again, as a new DLC job
+    code, out, err = run_cli(["retry", str(job.path)], capsys)
+    assert code == 0, err
+    assert len(dlc.created) == 3 and "\nINDEX=1\n" in dlc.created[2]["UserCommand"]
+    retried = job.target_record()["submissions"][1]["units"][0]["dlc_job"]
+    assert task_states(job)[t2][0] == "queued"
 
-        # preempted: killed, not the worker's fault, retryable
-        dlc.set_status(retried, "Failed", "JobPreempted", "preempted by a job of priority 9")
-        status(job, capsys)
-        state, reason = task_states(job)[t2]
-        assert state == "failed" and "preempted" in reason
+    # preempted: killed, not the worker's fault, retryable
+    dlc.set_status(retried, "Failed", "JobPreempted", "preempted by a job of priority 9")
+    status(job, capsys)
+    state, reason = task_states(job)[t2]
+    assert state == "failed" and "preempted" in reason
 
-        # the pod's own log
-        code, out, err = run_cli(["logs", str(job.path), t2], capsys)
-        assert code == 0, err
-        assert f"log of {retried}-worker-0" in (job.path / "pai-dlc" / f"{t2}.pod.log").read_text()
+    # the pod's own log
+    code, out, err = run_cli(["logs", str(job.path), t2], capsys)
+    assert code == 0, err
+    assert f"log of {retried}-worker-0" in (job.path / "pai-dlc" / f"{t2}.pod.log").read_text()
 
-        # retry again, then cancel: StopJob for the running one, the task reads cancelled
-        run_cli(["retry", str(job.path)], capsys)
-        third = job.target_record()["submissions"][2]["units"][0]["dlc_job"]
-        dlc.set_status(third, "Running")
-        code, out, err = run_cli(["cancel", str(job.path)], capsys)
-        assert code == 0, err
-        stops = [r.path for r in dlc.calls("POST") if r.path.endswith("/stop")]
-        assert stops == [f"/api/v1/jobs/{third}/stop"]  # ended jobs are not stopped
-        assert dlc.jobs[third]["Status"] == "Stopped"
-        assert status(job, capsys)["tasks"] == {"done": 1, "cancelled": 1}
-        assert dlc.problems == []
-        assert secrets_in(job.path, FAKE_SECRET) == []
+    # retry again, then cancel: StopJob for the running one, the task reads cancelled
+    run_cli(["retry", str(job.path)], capsys)
+    third = job.target_record()["submissions"][2]["units"][0]["dlc_job"]
+    dlc.set_status(third, "Running")
+    code, out, err = run_cli(["cancel", str(job.path)], capsys)
+    assert code == 0, err
+    stops = [r.path for r in server.calls("POST") if r.path.endswith("/stop")]
+    assert stops == [f"/api/v1/jobs/{third}/stop"]  # ended jobs are not stopped
+    assert dlc.jobs[third]["Status"] == "Stopped"
+    assert status(job, capsys)["tasks"] == {"done": 1, "cancelled": 1}
+    assert server.errors == []
+    assert secrets_in(job.path, FAKE_SECRET) == []
 
 
-def test_workers_mode_one_job_rank_to_task(tmp_path, capsys):
+def test_workers_mode_one_job_rank_to_task(tmp_path, capsys, standin, node_python):
     """mode: workers -> one PyTorchJob of a master and N-1 workers; RANK picks the task."""
-    scenes = make_scenes(tmp_path)
-    with DlcStandIn(FAKE_KEY_ID, {"WorkspaceId": "12345"}) as dlc:
-        config = _config(tmp_path, dlc.port)
-        job, _ = submit(scenes, tmp_path / "out", "dlc-workers", config, capsys)
-        (body,) = dlc.created
-        assert [(s["Type"], s["PodCount"], s["EcsSpec"]) for s in body["JobSpecs"]] == [
-            ("Master", 1, "ecs.gn6i-c4g1.xlarge"), ("Worker", 1, "ecs.gn6i-c4g1.xlarge")]
-        assert "INDEX=$((0 + RANK))" in body["UserCommand"]
-        (dlc_job,) = dlc.jobs
-        dlc.set_status(dlc_job, "Running")
-        dlc.set_status(dlc_job, "Failed", pod=f"{dlc_job}-worker-0")  # RANK 1 -> task 2
-        status(job, capsys)
-        t1, t2 = job.task_ids()
-        assert task_states(job)[t1][0] == "queued"
-        assert task_states(job)[t2][0] == "failed"
-        assert dlc.problems == []
+    scenes = make_scenes(node_python, tmp_path)
+    dlc = DlcStandIn(FAKE_KEY_ID, {"WorkspaceId": "12345"})
+    server = standin(dlc)
+    config = _config(tmp_path, server.port)
+    job, _ = submit(scenes, tmp_path / "out", "dlc-workers", config, capsys)
+    (body,) = dlc.created
+    assert [(s["Type"], s["PodCount"], s["EcsSpec"]) for s in body["JobSpecs"]] == [
+        ("Master", 1, "ecs.gn6i-c4g1.xlarge"), ("Worker", 1, "ecs.gn6i-c4g1.xlarge")]
+    assert "INDEX=$((0 + RANK))" in body["UserCommand"]
+    (dlc_job,) = dlc.jobs
+    dlc.set_status(dlc_job, "Running")
+    dlc.set_status(dlc_job, "Failed", pod=f"{dlc_job}-worker-0")  # RANK 1 -> task 2
+    status(job, capsys)
+    t1, t2 = job.task_ids()
+    assert task_states(job)[t1][0] == "queued"
+    assert task_states(job)[t2][0] == "failed"
+    assert server.errors == []
 
 
-def test_dry_run_writes_the_payloads_and_sends_nothing(tmp_path, capsys):
+def test_dry_run_writes_the_payloads_and_sends_nothing(tmp_path, capsys, standin,
+                                                      node_python):
     """--dry-run, with submit options overriding the profile (--dlc-mode, --dlc-priority)."""
-    scenes = make_scenes(tmp_path)
-    with DlcStandIn(FAKE_KEY_ID, {}) as dlc:
-        config = _config(tmp_path, dlc.port)
-        job, out = submit(scenes, tmp_path / "out", "dlc", config, capsys, "--dry-run",
-                          "--dlc-mode", "workers", "--dlc-priority", "7")
-        assert dlc.requests == []
+    scenes = make_scenes(node_python, tmp_path)
+    server = standin(DlcStandIn(FAKE_KEY_ID, {}))
+    config = _config(tmp_path, server.port)
+    job, out = submit(scenes, tmp_path / "out", "dlc", config, capsys, "--dry-run",
+                      "--dlc-mode", "workers", "--dlc-priority", "7")
+    assert server.requests == []
     (payload,) = json.loads((job.path / "pai-dlc" / "submission-1.json").read_text())["CreateJob"]
     assert payload["DisplayName"] == f"orbitfarm-{job.id}-s1-i0"
     assert payload["Priority"] == 7
@@ -203,13 +206,14 @@ def test_profile_refuses_keys_and_missing_resources():
         cls.check_profile({"kind": "pai-dlc", "image": "x"})
 
 
-def test_the_command_dlc_would_run_renders_the_task_of_each_rank(tmp_path, capsys):
+def test_the_command_dlc_would_run_renders_the_task_of_each_rank(tmp_path, capsys, standin,
+                                                                 node_python):
     """The workers-mode UserCommand, run here by sh as each pod would run it (RANK as DLC sets
     it, the job directory at the same path), renders both tasks with the real bpy."""
     import os
     import subprocess
 
-    scenes = make_scenes(tmp_path)
+    scenes = make_scenes(node_python, tmp_path)
     config = tmp_path / "here.yaml"
     config.write_text(f"""
 targets:
@@ -220,13 +224,14 @@ targets:
     mode: workers
     ecs_spec: ecs.gn6i-c4g1.xlarge
     image: registry.example.org/orbitfarm/blender:4.5
-    python: {sys.executable}
+    python: {node_python}
 """)
-    with DlcStandIn(FAKE_KEY_ID, {}) as dlc:
-        config.write_text(config.read_text() % {"port": dlc.port})
-        job, _ = submit(scenes, tmp_path / "out", "here", config, capsys,
-                        "--resolution", "32x24", "--samples", "1")
-        (body,) = dlc.created
+    dlc = DlcStandIn(FAKE_KEY_ID, {})
+    server = standin(dlc)
+    config.write_text(config.read_text() % {"port": server.port})
+    job, _ = submit(scenes, tmp_path / "out", "here", config, capsys,
+                    "--resolution", "32x24", "--samples", "1")
+    (body,) = dlc.created
     for rank in (0, 1):
         done = subprocess.run(["sh", "-c", body["UserCommand"]], env={**os.environ,
                               "RANK": str(rank)}, capture_output=True, text=True, timeout=600)
@@ -238,3 +243,16 @@ targets:
     rgb = sorted(p.name for p in (tmp_path / "out" / "cube" / "rgb").iterdir())
     assert rgb == ["0001.png", "0002.png", "0003.png", "0004.png"]
     assert "plan index 1" in job.log_file(job.task_ids()[1]).read_text()
+
+
+def test_the_stand_in_refuses_an_unsigned_request_in_dlc_s_error_shape(standin):
+    """The stand-in's own check: what it refuses is answered as DLC answers errors and kept in
+    `errors`, which fails the test that caused it (emptied here, where the refusal is wanted)."""
+    import requests
+
+    server = standin(DlcStandIn(FAKE_KEY_ID, {}))
+    answer = requests.get(f"{server.url}/api/v1/jobs", timeout=10)
+    assert answer.status_code == 400
+    assert answer.json()["Code"] == "InvalidParameter" and "unsigned" in answer.json()["Message"]
+    assert len(server.errors) == 1 and "unsigned request" in server.errors[0]
+    server.errors.clear()

@@ -54,7 +54,7 @@ class BcsOptions:
     retries: int = 0  # MaxRetryCount per instance (the service's own retry)
     timeout: int = 86400  # seconds per instance
     priority: int = 1
-    envs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
     setup: tuple[str, ...] = ()
 
     @classmethod
@@ -97,7 +97,7 @@ def job_description(opts: BcsOptions, view: NodeView, *, name: str,
     """The CreateJob body: a DAG of one task whose instance i runs indices[i]."""
     line = container_line(view, list(opts.setup), indices, INSTANCE_VARIABLE)
     logs = opts.logs.rstrip("/") + "/"
-    envs = dict(opts.envs)
+    envs = dict(opts.env)
     if opts.registry_oss_path:
         envs["BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH"] = opts.registry_oss_path
     task: dict[str, Any] = {

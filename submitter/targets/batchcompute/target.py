@@ -24,7 +24,6 @@ from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cloud import CloudSubmissions
 from ..container_line import NodeView
-from ..nodes import ClusterNodes
 from .requests import INSTANCE_VARIABLE, TASK_NAME, BcsOptions, job_description, job_name
 from .states import instance_state
 
@@ -34,13 +33,12 @@ if TYPE_CHECKING:
 PAGE = 100
 
 
-class BatchComputeTarget(CloudSubmissions, ClusterNodes, Target):
+class BatchComputeTarget(CloudSubmissions, Target):
     """Tasks as the instances of one BatchCompute DAG task per submission."""
 
     kind = "batchcompute"
     service = "BatchCompute"
     folder = BATCHCOMPUTE_DIR
-    index_variable = "ORBITFARM_PLAN_INDEX"
     _client: Any = None
 
     @classmethod

@@ -33,7 +33,7 @@ class NgcOptions:
     result: str = "/results"
     workspaces: tuple[str, ...] = ()  # id:/mount[:RW|RO], as `ngc batch run --workspace`
     priority: str = "NORMAL"
-    envs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
     max_runtime: int | None = None  # seconds per job (total_runtime)
     preempt: str = "RUNONCE"
     api_url: str | None = None  # NGC_CLI_API_URL (read by ngcsdk when it is imported)
@@ -98,7 +98,7 @@ def run_request(opts: NgcOptions, view: NodeView, *, job_id: str, task_id: str, 
         "priority": opts.priority,
         "preempt": opts.preempt,
         "label": [job_label(job_id)],
-        "env_var": [f"{k}:{v}" for k, v in opts.envs.items()],
+        "env_var": [f"{k}:{v}" for k, v in opts.env.items()],
     }
     if opts.max_runtime:
         request["total_runtime_seconds"] = int(opts.max_runtime)

@@ -28,7 +28,6 @@ from ...model.states import Phase
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cloud import CloudSubmissions
 from ..container_line import NodeView
-from ..nodes import ClusterNodes
 from .requests import NgcOptions, job_label, run_request
 from .states import ngc_state
 
@@ -38,13 +37,12 @@ if TYPE_CHECKING:
 _URL_VARIABLES = {"api_url": "NGC_CLI_API_URL", "auth_url": "NGC_CLI_AUTH_URL"}
 
 
-class NgcTarget(CloudSubmissions, ClusterNodes, Target):
+class NgcTarget(CloudSubmissions, Target):
     """Tasks as NGC batch jobs; retries climb the profile's instance ladder."""
 
     kind = "ngc"
     service = "NGC"
     folder = NGC_DIR
-    index_variable = "ORBITFARM_PLAN_INDEX"
     _client: Any = None
 
     @classmethod

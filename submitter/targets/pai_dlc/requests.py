@@ -59,7 +59,7 @@ class DlcOptions:
     job_type: str = "PyTorchJob"
     mode: str = "per-task"
     data_sources: tuple[DataSource, ...] = ()
-    envs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
     priority: int | None = None
     max_running_minutes: int | None = None
     setup: tuple[str, ...] = ()
@@ -134,7 +134,7 @@ def create_job_payload(opts: DlcOptions, view: NodeView, *, name: str,
         "JobType": opts.job_type,
         "JobSpecs": specs,
         "UserCommand": command,
-        "Envs": dict(opts.envs),
+        "Envs": dict(opts.env),
     }
     if opts.workspace:
         payload["WorkspaceId"] = opts.workspace

@@ -23,7 +23,6 @@ from ..arrays import expand_indices
 from ..base import SchedulerState, Target, TargetError, TargetOption
 from ..cloud import CloudSubmissions
 from ..container_line import NodeView
-from ..nodes import ClusterNodes
 from .requests import DlcOptions, create_job_payload, display_name, pod_rank
 from .states import PENDING, RUNNING, dlc_state
 
@@ -33,13 +32,12 @@ if TYPE_CHECKING:
 PAGE_SIZE = 100
 
 
-class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
+class PaiDlcTarget(CloudSubmissions, Target):
     """Tasks as PAI-DLC jobs (one per task) or as the pods of one DLC job (workers mode)."""
 
     kind = "pai-dlc"
     service = "PAI-DLC"
     folder = PAI_DLC_DIR
-    index_variable = "ORBITFARM_PLAN_INDEX"
     _client: Any = None
 
     @classmethod
@@ -95,6 +93,13 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
                 raise TargetError(f"PAI-DLC client: {exc}") from None
         return self._client
 
+    def sdk_models(self) -> Any:
+        """The SDK's request models; the client first, so a missing SDK gets its one line."""
+        self.client  # noqa: B018
+        from alibabacloud_pai_dlc20201203 import models
+
+        return models
+
     def _call(self, what: str, fn: Any, *args: Any) -> dict[str, Any]:
         """Call the SDK; the response body as the API's dict, or TargetError with its message."""
         try:
@@ -105,8 +110,7 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
         return response.body.to_map() if response.body is not None else {}
 
     def check(self) -> None:
-        from alibabacloud_pai_dlc20201203 import models
-
+        models = self.sdk_models()
         self._call("ListJobs", self.client.list_jobs,
                    models.ListJobsRequest(page_size=1, workspace_id=self.options.workspace))
 
@@ -135,8 +139,7 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
         if not attempts:
             return
-        from alibabacloud_pai_dlc20201203 import models
-
+        models = self.sdk_models()
         record = self._record(job)
         opts = self.options
         record.update(region=opts.region, workspace=opts.workspace)
@@ -174,8 +177,7 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
 
     def _list_jobs(self, dlc_jobs: list[str]) -> dict[str, dict[str, Any]]:
         """These DLC jobs by JobId: ListJobs with JobIds, one call per PAGE_SIZE jobs."""
-        from alibabacloud_pai_dlc20201203 import models
-
+        models = self.sdk_models()
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(dlc_jobs), PAGE_SIZE):
             part = dlc_jobs[start:start + PAGE_SIZE]
@@ -186,8 +188,7 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
         return found
 
     def _get_job(self, dlc_job: str) -> dict[str, Any]:
-        from alibabacloud_pai_dlc20201203 import models
-
+        models = self.sdk_models()
         return self._call("GetJob", self.client.get_job, dlc_job, models.GetJobRequest())
 
     def poll(self, job: JobDir, task_ids: list[str]) -> dict[str, SchedulerState]:
@@ -221,8 +222,7 @@ class PaiDlcTarget(CloudSubmissions, ClusterNodes, Target):
 
     def extra_logs(self, job: JobDir, task_id: str) -> list[Path]:
         """The pod's own log (GetPodLogs), saved as JOBDIR/pai-dlc/<task>.pod.log."""
-        from alibabacloud_pai_dlc20201203 import models
-
+        models = self.sdk_models()
         unit = self._latest_units(job).get(job.index_of(task_id))
         if unit is None:
             return []

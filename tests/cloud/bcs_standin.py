@@ -10,12 +10,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from standin_base import Answer, Request, StandIn, require
+from standin import Reply, Request, Service, require
 
 VERSION = "2015-11-11"
 
 
-class BcsStandIn(StandIn):
+class BcsStandIn(Service):
     def __init__(self, access_key_id: str) -> None:
         super().__init__()
         self.access_key_id = access_key_id
@@ -23,8 +23,8 @@ class BcsStandIn(StandIn):
         self.created: list[dict[str, Any]] = []
         self.numbers = itertools.count(1)
 
-    def error_answer(self, status: int, message: str) -> Answer:
-        return Answer(status, {"Code": "InvalidParameter", "Message": message},
+    def error_reply(self, status: int, message: str) -> Reply:
+        return Reply(status, {"Code": "InvalidParameter", "Message": message},
                       {"x-acs-request-id": "standin"})
 
     def _check_signed(self, request: Request) -> None:
@@ -35,20 +35,20 @@ class BcsStandIn(StandIn):
         require(request.headers.get("x-acs-version") == VERSION, "wrong API version")
         require(request.headers.get("x-acs-signature-nonce"), "no signature nonce")
 
-    def route(self, request: Request) -> Answer:
+    def route(self, request: Request) -> Reply:
         self._check_signed(request)
         parts = request.path.strip("/").split("/")
         require(parts[0] == "jobs", f"unknown path {request.path}")
         if request.method == "POST" and len(parts) == 1:
             return self.create_job(request.json())
         if request.method == "GET" and len(parts) == 1:
-            return Answer(200, {"Items": [self._job_view(j) for j in self.jobs.values()],
+            return Reply(200, {"Items": [self._job_view(j) for j in self.jobs.values()],
                                 "NextMarker": ""})
         job = self.jobs.get(parts[1])
         if job is None:
-            return Answer(404, {"Code": "JobNotFound", "Message": f"no job {parts[1]}"})
+            return Reply(404, {"Code": "JobNotFound", "Message": f"no job {parts[1]}"})
         if request.method == "GET" and len(parts) == 2:
-            return Answer(200, self._job_view(job))
+            return Reply(200, self._job_view(job))
         if request.method == "POST" and parts[2:] == ["stop"]:
             # The documented rule: only running or waiting jobs can be stopped.
             require(job["State"] in ("Waiting", "Running"),
@@ -57,21 +57,21 @@ class BcsStandIn(StandIn):
             for instance in job["instances"]:
                 if instance["State"] in ("Waiting", "Running"):
                     instance["State"] = "Stopped"
-            return Answer(200, {})
+            return Reply(200, {})
         if request.method == "GET" and parts[2] == "tasks" and parts[4] == "instances":
             require(parts[3] == "render", f"no task {parts[3]}")
             if len(parts) == 6:
-                return Answer(200, dict(job["instances"][int(parts[5])]))
-            start = int(request.query.get("Marker") or 0)
-            count = int(request.query.get("MaxItemCount") or 50)
+                return Reply(200, dict(job["instances"][int(parts[5])]))
+            start = int(request.arg("Marker") or 0)
+            count = int(request.arg("MaxItemCount") or 50)
             items = job["instances"][start:start + count]
             more = start + count < len(job["instances"])
-            return Answer(200, {"Items": [dict(i) for i in items],
+            return Reply(200, {"Items": [dict(i) for i in items],
                                 "NextMarker": str(start + count) if more else ""})
         require(False, f"unexpected {request.method} {request.path}")
         raise AssertionError
 
-    def create_job(self, body: dict[str, Any]) -> Answer:
+    def create_job(self, body: dict[str, Any]) -> Reply:
         require(body.get("Type") == "DAG" and body.get("Name"), "a named DAG job")
         require(body.get("JobFailOnInstanceFail") is False, "one bad instance must not fail all")
         tasks = body["DAG"]["Tasks"]
@@ -94,7 +94,7 @@ class BcsStandIn(StandIn):
         self.jobs[job_id] = {"Id": job_id, "Name": body["Name"], "State": "Waiting",
                              "Message": "", "Priority": body.get("Priority", 1),
                              "instances": [self._instance(i, task) for i in range(count)]}
-        return Answer(201, {"Id": job_id})
+        return Reply(201, {"Id": job_id})
 
     @staticmethod
     def _instance(number: int, task: dict[str, Any]) -> dict[str, Any]:

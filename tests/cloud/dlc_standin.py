@@ -9,12 +9,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from standin_base import Answer, Request, StandIn, require
+from standin import Reply, Request, Service, require
 
 VERSION = "2020-12-03"
 
 
-class DlcStandIn(StandIn):
+class DlcStandIn(Service):
     def __init__(self, access_key_id: str, expect: dict[str, Any]) -> None:
         super().__init__()
         self.access_key_id = access_key_id
@@ -23,8 +23,8 @@ class DlcStandIn(StandIn):
         self.created: list[dict[str, Any]] = []  # CreateJob bodies, in order
         self.numbers = itertools.count(1)
 
-    def error_answer(self, status: int, message: str) -> Answer:
-        return Answer(status, {"Code": "InvalidParameter", "Message": message,
+    def error_reply(self, status: int, message: str) -> Reply:
+        return Reply(status, {"Code": "InvalidParameter", "Message": message,
                                "RequestId": "standin"})
 
     def _check_signed(self, request: Request, action: str) -> None:
@@ -37,7 +37,7 @@ class DlcStandIn(StandIn):
         require(request.headers.get("x-acs-version") == VERSION, "wrong API version")
         require(request.headers.get("x-acs-content-sha256"), "no x-acs-content-sha256")
 
-    def route(self, request: Request) -> Answer:
+    def route(self, request: Request) -> Reply:
         parts = request.path.strip("/").split("/")
         require(parts[:3] == ["api", "v1", "jobs"], f"unknown path {request.path}")
         if request.method == "POST" and len(parts) == 3:
@@ -45,34 +45,34 @@ class DlcStandIn(StandIn):
             return self.create_job(request.json())
         if request.method == "GET" and len(parts) == 3:
             self._check_signed(request, "ListJobs")
-            wanted = [j for j in request.query.get("JobIds", "").split(",") if j] or \
-                list(self.jobs)[:int(request.query.get("PageSize") or 10)]
+            wanted = [j for j in request.arg("JobIds", "").split(",") if j] or \
+                list(self.jobs)[:int(request.arg("PageSize") or 10)]
             jobs = [self._view(self.jobs[j], pods=False) for j in wanted if j in self.jobs]
-            return Answer(200, {"Jobs": jobs, "TotalCount": len(jobs), "RequestId": "r"})
+            return Reply(200, {"Jobs": jobs, "TotalCount": len(jobs), "RequestId": "r"})
         job = self.jobs.get(parts[3]) if len(parts) > 3 else None
         if job is None:
-            return Answer(404, {"Code": "JobNotFound", "Message": "job not found",
+            return Reply(404, {"Code": "JobNotFound", "Message": "job not found",
                                 "RequestId": "r"})
         if request.method == "GET" and len(parts) == 4:
             self._check_signed(request, "GetJob")
-            return Answer(200, {**self._view(job, pods=True), "RequestId": "r"})
+            return Reply(200, {**self._view(job, pods=True), "RequestId": "r"})
         if request.method == "POST" and parts[4:] == ["stop"]:
             self._check_signed(request, "StopJob")
             require(job["Status"] not in ("Succeeded", "Failed", "Stopped"),
                     f"job {job['JobId']} is {job['Status']}: it cannot be stopped")
             job.update(Status="Stopped", ReasonCode="JobStoppedByUser",
                        ReasonMessage="stopped by the user")
-            return Answer(200, {"JobId": job["JobId"], "RequestId": "r"})
+            return Reply(200, {"JobId": job["JobId"], "RequestId": "r"})
         if request.method == "GET" and parts[4] == "pods" and parts[6:] == ["logs"]:
             self._check_signed(request, "GetPodLogs")
             require(any(p["PodId"] == parts[5] for p in job["Pods"]), f"no pod {parts[5]}")
-            return Answer(200, {"JobId": job["JobId"], "PodId": parts[5],
+            return Reply(200, {"JobId": job["JobId"], "PodId": parts[5],
                                 "Logs": [f"log of {parts[5]}", "orbitfarm: job directory "
                                          "/mnt/data/x is not mounted"], "RequestId": "r"})
         require(False, f"unexpected {request.method} {request.path}")
         raise AssertionError
 
-    def create_job(self, body: dict[str, Any]) -> Answer:
+    def create_job(self, body: dict[str, Any]) -> Reply:
         for key, value in self.expect.items():
             require(body.get(key) == value, f"CreateJob {key}={body.get(key)!r}, "
                                             f"expected {value!r}")
@@ -91,7 +91,7 @@ class DlcStandIn(StandIn):
         self.jobs[job_id] = {"JobId": job_id, "DisplayName": body["DisplayName"],
                              "Status": "Creating", "ReasonCode": "", "ReasonMessage": "",
                              "Pods": pods, "UserCommand": body["UserCommand"]}
-        return Answer(200, {"JobId": job_id, "RequestId": "r"})
+        return Reply(200, {"JobId": job_id, "RequestId": "r"})
 
     @staticmethod
     def _view(job: dict[str, Any], pods: bool) -> dict[str, Any]:
