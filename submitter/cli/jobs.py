@@ -296,6 +296,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     job = jobs.open_job(args.job)
     ids = jobs.cancel(job)
     print(f"cancelled {len(ids)} task(s) of job {job.id}")
+    from ..report import keep_current
+
+    keep_current(job, jobs.status(job))  # the page stops reloading: the job has ended
     return 0
 
 

@@ -197,6 +197,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
     signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
     code = runner.main()
+    if runner.stop.is_set():
+        # Cancelled: `orbitfarm cancel` holds the job lock while it waits for this process to
+        # end, so a status check here would wait for it (and be killed); cancel writes the
+        # task states and the page itself.
+        return code
     # The last one out sends the job's notifications (needs YAML; skipped where it is missing).
     final_status_check(job_path)
     runner.page.final()
