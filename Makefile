@@ -17,7 +17,7 @@ ARTIFACTS := $(CURDIR)/test-artifacts
 VENV := .venv
 PY := $(VENV)/bin/python
 DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer zstandard ruff \
-	opencv-python-headless pycolmap kubernetes-validate kubernetes
+	opencv-python-headless pycolmap kubernetes-validate kubernetes pillow
 # The dataset-format tests read nerfstudio's own camera-model table and depth unit from its
 # source; its dataparser needs torch (CUDA wheels on PyPI), so it is installed without deps.
 NERFSTUDIO := nerfstudio==1.1.5

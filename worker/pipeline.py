@@ -15,6 +15,8 @@ import bpy
 
 from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
 from ..submitter.formats import write_formats
+from ..submitter.model.looks import PASSES as PASS_NAMES
+from ..submitter.model.looks import pass_conventions, pass_folders, pass_keys
 from ..submitter.model.settings import RenderSettings
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
@@ -23,8 +25,9 @@ from .bounds import BoundsError, stable_world_bbox
 from .checks import FrameCheck, check_frame, subject_in_view
 from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
+from .lighting import LightingError, apply_lighting
 from .missing import missing_files, missing_libraries
-from .render import RenderError, render_frame, setup
+from .render import RenderError, pass_files, render_frame, setup
 from .results import (
     NO_HIT_DEPTH,
     depth_path,
@@ -35,6 +38,8 @@ from .results import (
     write_transforms,
 )
 from .scene import SubjectError, load_blend, subject_center
+from .video import describe as describe_video
+from .video import write_video
 
 Progress = Callable[..., None]
 
@@ -47,7 +52,15 @@ def _frame_done(out: str, frame: int, settings: RenderSettings) -> bool:
     """A frame is done when its files exist: they only appear, by rename, after their check."""
     if settings.rgb and not rgb_path(out, frame).is_file():
         return False
+    if not all(pass_path(out, folder, ext, frame).is_file()
+               for folder, ext in pass_folders(settings.passes)):
+        return False
     return not (settings.depth and not depth_path(out, frame).is_file())
+
+
+def pass_path(out: str, folder: str, ext: str, frame: int) -> Path:
+    """Where frame `frame` of a pass (worker/passes.py) is published."""
+    return Path(out) / folder / f"{frame_name(frame)}{ext}"
 
 
 def _count_done(task: WorkerTask, subject: Subject) -> int:
@@ -72,8 +85,10 @@ def _claim_settings(task: WorkerTask, subject: Subject) -> None:
 
     def change(data: dict[str, Any]) -> None:
         if data.get("settings_hash") != base["settings_hash"]:
-            stale = [p for folder, pattern in ((RGB_DIR, "[0-9]*.png"), (DEPTH_DIR, "[0-9]*.exr"))
-                     for p in (Path(subject.out) / folder).glob(pattern)]
+            folders = [(RGB_DIR, ".png"), (DEPTH_DIR, ".exr"),
+                       *pass_folders(list(PASS_NAMES))]
+            stale = [p for folder, ext in folders
+                     for p in (Path(subject.out) / folder).glob("[0-9]*" + ext)]
             if stale and not task.force:
                 raise OtherSettingsError(
                     f"{subject.out} already holds {len(stale)} frame file(s) rendered with other "
@@ -160,7 +175,7 @@ def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> st
     warnings: list[str] = []  # filled by _render as it learns them; kept if it fails
     try:
         return _render(task, subject, progress, started, warnings)
-    except (SubjectError, BoundsError, DeviceError, RenderError) as err:
+    except (SubjectError, BoundsError, DeviceError, RenderError, LightingError) as err:
         exc: Exception = err
         reason = str(err)
     except Exception as err:  # one subject's crash must not stop the others
@@ -219,6 +234,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
            [b + o for b, o in zip(world_box[1], offset, strict=True)])
     bound = orbit.bounding_radius(*box)
 
+    lighting = apply_lighting(scene, settings, log)
     tmp_dir = Path(out) / f".tmp-{os.getpid()}"
     x, y, z = original_center
     rs = setup(scene, settings, bound, tmp_dir, log, center=(x, y, z), view_layer=view_layer)
@@ -228,13 +244,19 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     poses = {k: orbit.orbit_pose(k, settings.frames, settings.elevation, rs.radius)
              for k in all_frames}
     if settings.poses:
+        # Loadable by nerfstudio from the first frame on (formats/nerfstudio.py rewrites it
+        # with depth16 paths once the subject is complete).
         write_transforms(out, rs.intrinsics.to_dict(), [
-            {"file_path": f"rgb/{frame_name(k)}.png", "depth_file_path": f"depth/{frame_name(k)}.exr",
+            {"file_path": f"rgb/{frame_name(k)}.png", "depth_exr_path": f"depth/{frame_name(k)}.exr",
              "frame": k, "azimuth": orbit.orbit_azimuth(k, settings.frames),
-             "elevation": settings.elevation, "transform_matrix": poses[k]}
+             "elevation": settings.elevation, "transform_matrix": poses[k],
+             **pass_keys(settings.passes, k)}
             for k in all_frames
         ], {
-            "camera_model": "OPENGL", "camera_convention": "blender (-Z forward, +Y up)",
+            "camera_model": "OPENCV", "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,
+            "camera_convention": "opengl (nerfstudio/Blender): +X right, +Y up, looking down -Z",
+            "lighting": lighting, "background": settings.background,
+            **({"passes": pass_conventions(settings.passes)} if settings.passes else {}),
             "camera_angle_x": 2 * rs.intrinsics.half_fov()[0],
             "camera_angle_y": 2 * rs.intrinsics.half_fov()[1],
             "radius": rs.radius, "centering_offset": offset, "original_center": original_center,
@@ -251,7 +273,9 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         f"(load {t_load:.2f}s, ready {t_setup:.2f}s)")
     common = {"animation": [], "centering_offset": offset, "original_center": original_center,
               "radius": rs.radius, "device": rs.device, "intrinsics": rs.intrinsics.to_dict(),
-              "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked}
+              "denoiser": rs.denoiser, "animation_frames_checked": animation.frames_checked,
+              "lighting": lighting, "background": settings.background,
+              "passes": pass_conventions(settings.passes)}
     status = "rendered"
     if not todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)
@@ -265,16 +289,21 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     # The thread only reads files: bpy is never touched off the main thread.
     checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orbitfarm-check")
 
-    def render_parked(k: int) -> tuple[Path | None, Path | None]:
+    def render_parked(k: int) -> tuple[Path | None, Path | None, dict[str, Path]]:
         """Render orbit frame k into temp files of its own (the next render reuses the names)."""
         rgb_tmp, depth_tmp = render_frame(rs, poses[k], settings.rgb)
-        return _park(rgb_tmp, k), _park(depth_tmp, k)
+        extra = {folder: _park(tmp, k) if tmp.is_file() else None
+                 for folder, tmp in pass_files(rs).items()}
+        missing = [folder for folder, tmp in extra.items() if tmp is None]
+        if missing:
+            raise RenderError(f"frame {k}: Blender wrote no {', '.join(missing)} pass file")
+        return _park(rgb_tmp, k), _park(depth_tmp, k), extra  # type: ignore[return-value]
 
-    def check(k: int, files: tuple[Path | None, Path | None]) -> Future[FrameCheck]:
+    def check(k: int, files: tuple[Path | None, Path | None, Any]) -> Future[FrameCheck]:
         return checker.submit(check_frame, files[0], files[1], settings.width, settings.height,
                               subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
 
-    def settle(i: int, k: int, files: tuple[Path | None, Path | None],
+    def settle(i: int, k: int, files: tuple[Path | None, Path | None, dict[str, Path]],
                verdict: Future[FrameCheck], render_wall: float, render_s: float) -> None:
         """Frame k's check verdict; one re-render if it failed; then publish it by rename."""
         nonlocal done_now, last_write
@@ -287,7 +316,10 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             if checked.problem is not None:
                 log(f"subject {subject.name}: frame {k} failed its check: {checked.problem}")
                 raise SubjectError(f"frame {k} failed its check twice: {checked.problem}")
-        for tmp, final in ((files[0], rgb_path(out, k)), (files[1], depth_path(out, k))):
+        published = [(files[0], rgb_path(out, k)), (files[1], depth_path(out, k))] + [
+            (files[2][folder], pass_path(out, folder, ext, k))
+            for folder, ext in pass_folders(settings.passes)]
+        for tmp, final in published:
             if tmp is not None:
                 final.parent.mkdir(exist_ok=True)
                 os.replace(tmp, final)
@@ -328,6 +360,11 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     if settings.poses and _count_done(task, subject) == len(all_frames):
         for warning in write_formats(out, settings.formats, settings.holdout):
             log(f"subject {subject.name}: warning: {warning}")
+    if settings.video and settings.rgb and _count_done(task, subject) == len(all_frames):
+        notes = write_video(out, settings.video, [rgb_path(out, k) for k in all_frames])
+        warnings += notes
+        if not notes:
+            common["video"] = describe_video(settings.video, len(all_frames))
     if todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)
     if status == "failed":

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .frames import FrameSpecError, parse_frame_spec
+from .looks import looks_error
 
 ENGINES = ("cycles", "eevee", "workbench")
 DEVICES = ("auto", "gpu", "cpu")
@@ -48,6 +49,12 @@ class RenderSettings:
     margin: float = 1.1  # auto radius: bounding sphere fills 1/margin of the narrower FOV
     formats: list[str] = field(default_factory=list)  # added to ALWAYS_FORMATS
     holdout: int = DEFAULT_HOLDOUT  # split formats: every K-th view is a test view; 0 = none
+    # Lighting, background, passes, video (names and their checks: model/looks.py).
+    lighting: str = "auto"  # auto | scene | uniform | three-point | hdri:FILE
+    light_strength: float = 1.0  # multiplies the rig's (or the HDRI's) light
+    background: str = "scene"  # scene | transparent | #rrggbb | a colour name
+    passes: list[str] = field(default_factory=list)  # extra passes: mask, normal, albedo
+    video: str | None = None  # mp4 | gif: a turntable movie of rgb/ per subject
 
     def validate(self) -> RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
@@ -84,7 +91,20 @@ class RenderSettings:
         if not isinstance(self.holdout, int) or self.holdout < 0:
             raise SettingsError(
                 f"--holdout must be a whole number >= 0 (0 = no test views), got {self.holdout!r}")
+        looks = looks_error(self.lighting, self.light_strength, self.background, self.passes,
+                            self.video, self.engine)
+        if looks:
+            raise SettingsError(looks)
+        if self.transparent and self.background not in ("scene", "transparent"):
+            raise SettingsError(f"--transparent and --background {self.background} contradict "
+                                "each other: give one")
         return self
+
+    @property
+    def film_transparent(self) -> bool:
+        """Whether the render's background is transparent (--transparent is --background
+        transparent)."""
+        return self.transparent or self.background == "transparent"
 
     @property
     def effective_samples(self) -> int:
@@ -114,11 +134,17 @@ class RenderSettings:
         """Hash of everything that changes pixels or poses (not which frames are rendered, nor
         the dataset formats written from them: those are rewritten from the frames)."""
         data = self.to_dict()
-        for derived in ("frame_range", "formats", "holdout"):
+        for derived in ("frame_range", "formats", "holdout", "video"):
             data.pop(derived)
+        for name, default in _LOOKS_DEFAULTS.items():  # hashes from before these settings hold
+            if data[name] == default:
+                data.pop(name)
         data["samples"] = self.effective_samples
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_LOOKS_DEFAULTS = {"lighting": "auto", "light_strength": 1.0, "background": "scene", "passes": []}
 
 
 @dataclass(frozen=True)
