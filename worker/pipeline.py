@@ -32,6 +32,7 @@ from .results import (
     NO_HIT_DEPTH,
     depth_path,
     frame_name,
+    pass_path,
     read_result,
     rgb_path,
     update_result,
@@ -56,11 +57,6 @@ def _frame_done(out: str, frame: int, settings: RenderSettings) -> bool:
                for folder, ext in pass_folders(settings.passes)):
         return False
     return not (settings.depth and not depth_path(out, frame).is_file())
-
-
-def pass_path(out: str, folder: str, ext: str, frame: int) -> Path:
-    """Where frame `frame` of a pass (worker/passes.py) is published."""
-    return Path(out) / folder / f"{frame_name(frame)}{ext}"
 
 
 def _count_done(task: WorkerTask, subject: Subject) -> int:
