@@ -132,9 +132,12 @@ class RenderSettings:
 
     def settings_hash(self) -> str:
         """Hash of everything that changes pixels or poses (not which frames are rendered, nor
-        the dataset formats written from them: those are rewritten from the frames)."""
+        the dataset formats written from them: those are rewritten from the frames). Settings
+        added later count only when they differ from their default, so older renders resume."""
         data = self.to_dict()
-        for derived in ("frame_range", "formats", "holdout", "video"):
+        # Passes are extra files beside the same pixels: asking for one later renders only
+        # the frames that lack its files.
+        for derived in ("frame_range", "formats", "holdout", "video", "passes"):
             data.pop(derived)
         for name, default in _LOOKS_DEFAULTS.items():  # hashes from before these settings hold
             if data[name] == default:
@@ -144,7 +147,7 @@ class RenderSettings:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-_LOOKS_DEFAULTS = {"lighting": "auto", "light_strength": 1.0, "background": "scene", "passes": []}
+_LOOKS_DEFAULTS = {"lighting": "auto", "light_strength": 1.0, "background": "scene"}
 
 
 @dataclass(frozen=True)
