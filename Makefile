@@ -52,7 +52,8 @@ venv_bpy = $(if $(filter 4.2,$(1)),$(BPY_42),$(if $(filter 5.3,$(1)),$(BPY_53),$
 	@[ -n "$(call venv_python,$*)" ] || { bash tools/find_python313.sh; exit 1; }
 	$(call venv_python,$*) -m venv .venv-$*
 	.venv-$*/bin/pip install -q --upgrade pip
-	.venv-$*/bin/pip install -q bpy==$(call venv_bpy,$*) pytest hypothesis pyyaml requests
+	.venv-$*/bin/pip install -q bpy==$(call venv_bpy,$*) pytest hypothesis pyyaml requests \
+	  opencv-python-headless pillow
 	.venv-$*/bin/pip install -q --no-deps -e .
 	@touch $@
 
