@@ -42,7 +42,7 @@ def _gif(frames: list[Path], target: Path) -> list[str]:
         return ["--video gif needs Pillow in the worker's Python (pip install pillow); "
                 "no movie written"]
     images = [Image.open(p).convert("RGB") for p in frames]
-    tmp = target.with_name(target.name + ".part")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
     images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                    duration=round(1000 / FPS), loop=0)
     os.replace(tmp, target)
@@ -50,6 +50,8 @@ def _gif(frames: list[Path], target: Path) -> list[str]:
 
 
 def _mp4(frames: list[Path], target: Path) -> list[str]:
+    if not bpy.app.ffmpeg.supported:
+        return ["--video mp4: this Blender is built without FFmpeg; no movie written"]
     first = bpy.data.images.load(str(frames[0]))
     width, height = first.size
     bpy.data.images.remove(first)
@@ -74,18 +76,21 @@ def _mp4(frames: list[Path], target: Path) -> list[str]:
         ff.format, ff.codec = "MPEG4", "H264"
         ff.constant_rate_factor = "HIGH"
         ff.audio_codec = "NONE"
-        work = target.with_name(f".{VIDEO_STEM}-tmp")
+        work = target.with_name(f".{VIDEO_STEM}-tmp-{os.getpid()}")  # chunks may finish together
         work.mkdir(exist_ok=True)
-        r.filepath = str(work / VIDEO_STEM)
-        bpy.ops.render.render(animation=True, scene=scene.name)
+        r.filepath = str(work / VIDEO_STEM)  # Blender adds the frame range and .mp4
+        try:
+            bpy.ops.render.render(animation=True, scene=scene.name)
+        except RuntimeError as exc:  # the frames are fine; only the movie is missing
+            return [f"--video mp4: Blender could not write the movie: {' '.join(str(exc).split())}"]
         written = sorted(work.glob(VIDEO_STEM + "*"))
         if not written:
             return ["--video mp4: Blender wrote no movie file"]
         os.replace(written[0], target)
-        shutil.rmtree(work, ignore_errors=True)
         return []
     finally:
         bpy.data.scenes.remove(scene)
+        shutil.rmtree(target.with_name(f".{VIDEO_STEM}-tmp-{os.getpid()}"), ignore_errors=True)
 
 
 def describe(kind: str, count: int) -> dict[str, Any]:
