@@ -12,7 +12,6 @@ Run: python bench/run.py (or python bench/passes_bench.py) with a Python that ha
 
 from __future__ import annotations
 
-import argparse
 import resource
 import shutil
 import statistics
@@ -24,7 +23,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+sys.path.insert(0, str(REPO / "bench"))
+
 import subjects  # noqa: E402
+from formats_bench import render_options  # noqa: E402
 from orbitfarm.submitter.files.atomic import read_json  # noqa: E402
 from orbitfarm.submitter.launch.local import run_worker  # noqa: E402
 from orbitfarm.submitter.launch.runtime import Runtime  # noqa: E402
@@ -58,12 +60,7 @@ def _run(python: str, blend: str, out: Path, base: dict[str, Any], extra: dict[s
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--resolution", default="640x480")
-    p.add_argument("--samples", type=int, default=16)
-    p.add_argument("--python", default=sys.executable, help="a Python with bpy")
-    args = p.parse_args(argv)
+    args = render_options(__doc__, 8).parse_args(argv)
     width, height = (int(x) for x in args.resolution.split("x"))
     base = {"width": width, "height": height, "samples": args.samples, "device": "cpu",
             "lighting": "three-point"}
