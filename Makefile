@@ -17,7 +17,7 @@ ARTIFACTS := $(CURDIR)/test-artifacts
 VENV := .venv
 PY := $(VENV)/bin/python
 DEV_PKGS := pytest hypothesis pyyaml requests blender-asset-tracer zstandard ruff \
-	opencv-python-headless pycolmap kubernetes-validate kubernetes
+	opencv-python-headless pycolmap kubernetes-validate kubernetes pillow
 # The dataset-format tests read nerfstudio's own camera-model table and depth unit from its
 # source; its dataparser needs torch (CUDA wheels on PyPI), so it is installed without deps.
 NERFSTUDIO := nerfstudio==1.1.5
@@ -54,7 +54,8 @@ venv_bpy = $(if $(filter 4.2,$(1)),$(BPY_42),$(if $(filter 5.3,$(1)),$(BPY_53),$
 	@[ -n "$(call venv_python,$*)" ] || { bash tools/find_python313.sh; exit 1; }
 	$(call venv_python,$*) -m venv .venv-$*
 	.venv-$*/bin/pip install -q --upgrade pip
-	.venv-$*/bin/pip install -q bpy==$(call venv_bpy,$*) pytest hypothesis pyyaml requests
+	.venv-$*/bin/pip install -q bpy==$(call venv_bpy,$*) pytest hypothesis pyyaml requests \
+	  opencv-python-headless pillow
 	.venv-$*/bin/pip install -q --no-deps -e .
 	@touch $@
 

@@ -48,13 +48,18 @@ def _writers(out: Path):
     }
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--frames", type=int, default=12)
+def render_options(doc: str, frames: int) -> argparse.ArgumentParser:
+    """The options of a benchmark that renders one subject (also passes_bench.py's)."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--frames", type=int, default=frames)
     p.add_argument("--resolution", default="640x480")
     p.add_argument("--samples", type=int, default=16)
     p.add_argument("--python", default=sys.executable, help="a Python with bpy")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = render_options(__doc__, 12).parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="orbitfarm-bench-formats-"))
     try:
         return _run(args, tmp)

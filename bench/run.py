@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["worker_bench", "animation_bench", "mesh_group_bench", "formats_bench", "jobs_bench",
-           "slurm_bench", "ray_bench", "k8s_bench", "submit_bench", "report_bench"]
+BENCHES = ["worker_bench", "animation_bench", "mesh_group_bench", "formats_bench", "passes_bench",
+           "jobs_bench", "slurm_bench", "ray_bench", "k8s_bench", "submit_bench", "report_bench"]
 
 
 def _load(name: str):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import bpy
 
 from .. import __package__ as base_package
+from ..submitter.model.looks import PASSES, background_srgb, hdri_file
 from ..submitter.model.settings import FORMATS, RenderSettings, SettingsError
 
 ONLINE_HINT = (
@@ -98,7 +99,32 @@ def settings_from_props(props: Any) -> RenderSettings:
         holdout=props.holdout,
         **view_settings(props),
         normalize=props.normalize,
+        **_looks_from_props(props),
     ).validate()
+
+
+def _looks_from_props(props: Any) -> dict[str, Any]:
+    """Lighting, background, passes and video settings from the panel's properties."""
+    lighting = props.lighting if props.lighting != "hdri" else f"hdri:{props.hdri_path}"
+    background = props.background
+    if background == "colour":
+        background = "#" + "".join(f"{round(c * 255):02x}" for c in props.background_colour)
+    return {"lighting": lighting, "light_strength": _f(props.light_strength),
+            "background": background, "passes": [p for p in PASSES if p in props.passes],
+            "video": None if props.video == "none" else props.video}
+
+
+def _looks_to_props(props: Any, settings: RenderSettings) -> None:
+    hdri = hdri_file(settings.lighting)
+    props.lighting = "hdri" if hdri is not None else settings.lighting
+    props.hdri_path = hdri or ""
+    props.light_strength = settings.light_strength
+    srgb = background_srgb(settings.background)
+    props.background = "colour" if srgb else settings.background
+    if srgb:
+        props.background_colour = tuple(c / 255 for c in srgb)
+    props.passes = set(settings.passes)
+    props.video = settings.video or "none"
 
 
 def props_from_settings(props: Any, settings: RenderSettings) -> None:
@@ -120,6 +146,7 @@ def props_from_settings(props: Any, settings: RenderSettings) -> None:
     props.formats = set(settings.formats)
     props.holdout = settings.holdout
     view_props(props, settings)
+    _looks_to_props(props, settings)
 
 
 def view_settings(props: Any) -> dict[str, Any]:

@@ -18,12 +18,14 @@ from bpy.props import (
     CollectionProperty,
     EnumProperty,
     FloatProperty,
+    FloatVectorProperty,
     IntProperty,
     PointerProperty,
     StringProperty,
 )
 from bpy.types import PropertyGroup
 
+from ..submitter.model.looks import LIGHTING_MODES, PASSES, VIDEO_FORMATS
 from ..submitter.model.settings import (
     ALWAYS_FORMATS,
     DEFAULT_SAMPLES,
@@ -194,6 +196,38 @@ class ORBITFARM_PG_settings(PropertyGroup):
                     "are recorded in result.json)",
         items=[(m, m.replace("-", " ").title(), f"Normalize: {m}") for m in NORMALIZE_MODES],
         default=_DEFAULTS.normalize,
+    )
+    # Lighting, background, passes, video (model/looks.py; bridge.py turns them into settings).
+    lighting: EnumProperty(
+        name="Lighting",
+        items=[(m, m.replace("-", " ").title(), f"--lighting {m}") for m in LIGHTING_MODES]
+        + [("hdri", "HDRI", "--lighting hdri:FILE: an environment image lights the subject")],
+        default=_DEFAULTS.lighting,
+    )
+    hdri_path: StringProperty(name="HDRI", subtype="FILE_PATH", default="")
+    light_strength: FloatProperty(
+        name="Light Strength", description="Multiplies the rig's or the HDRI's light",
+        default=_DEFAULTS.light_strength, min=0.0, soft_max=10.0,
+    )
+    background: EnumProperty(
+        name="Background",
+        items=[("scene", "Scene", "The world as rendered"),
+               ("transparent", "Transparent", "RGBA PNGs with a transparent background"),
+               ("colour", "Colour", "A flat colour composited behind the subject")],
+        default=_DEFAULTS.background,
+    )
+    background_colour: FloatVectorProperty(
+        name="Colour", subtype="COLOR_GAMMA", size=3, min=0.0, max=1.0, default=(1.0, 1.0, 1.0),
+    )
+    passes: EnumProperty(
+        name="Passes", description="Extra passes from the same render",
+        items=[(p, p.title(), f"--pass {p}") for p in PASSES], options={"ENUM_FLAG"},
+        default=set(_DEFAULTS.passes),
+    )
+    video: EnumProperty(
+        name="Video", items=[("none", "None", "No turntable movie")]
+        + [(v, v.upper(), f"--video {v}: a turntable movie of rgb/") for v in VIDEO_FORMATS],
+        default="none",
     )
     margin: FloatProperty(
         name="Margin", description="Auto radius: the bounding sphere fills 1/margin of the view",

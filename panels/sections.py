@@ -87,7 +87,22 @@ def draw_outputs(context: bpy.types.Context, layout: Any) -> None:
     sub = col.row()
     sub.active = "nerf-synthetic" in s.formats
     sub.prop(s, "holdout")
+    draw_looks(s, layout)
     layout.prop(s, "output_dir")
+
+
+def draw_looks(s: Any, layout: Any) -> None:
+    """Lighting, background, passes and the turntable video."""
+    col = layout.column(heading="Light")
+    col.prop(s, "lighting")
+    if s.lighting == "hdri":
+        col.prop(s, "hdri_path")
+    col.prop(s, "light_strength")
+    col.prop(s, "background")
+    if s.background == "colour":
+        col.prop(s, "background_colour")
+    col.prop(s, "passes")
+    col.prop(s, "video")
 
 
 def draw_status(context: bpy.types.Context, layout: Any) -> None:

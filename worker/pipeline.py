@@ -18,7 +18,10 @@ import bpy
 
 from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
 from ..submitter.formats import write_formats
+from ..submitter.formats.nerfstudio import CAMERA_MODEL, ORTHO_CAMERA_MODEL
 from ..submitter.model import views
+from ..submitter.model.looks import PASSES as PASS_NAMES
+from ..submitter.model.looks import pass_conventions, pass_folders, pass_keys
 from ..submitter.model.settings import RenderSettings
 from ..submitter.model.subject_formats import BLEND, subject_format
 from ..submitter.model.task import Subject, WorkerTask
@@ -29,13 +32,15 @@ from .camera import camera_record
 from .checks import FrameCheck, check_frame, subject_in_view
 from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
+from .lighting import LightingError, apply_lighting
 from .missing import missing_files, missing_libraries
 from .normalize import normalize
-from .render import RenderError, render_frame, setup
+from .render import RenderError, pass_files, render_frame, setup
 from .results import (
     NO_HIT_DEPTH,
     depth_path,
     frame_name,
+    pass_path,
     read_result,
     rgb_path,
     update_result,
@@ -44,6 +49,8 @@ from .results import (
 from .scene import SubjectError, subject_center
 from .scratch import remove_orphans, scratch_dir
 from .subject import load_subject
+from .video import describe as describe_video
+from .video import write_video
 
 Progress = Callable[..., None]
 
@@ -55,6 +62,9 @@ def log(msg: str) -> None:
 def _frame_done(out: str, frame: int, settings: RenderSettings) -> bool:
     """A frame is done when its files exist: they only appear, by rename, after their check."""
     if settings.rgb and not rgb_path(out, frame).is_file():
+        return False
+    if not all(pass_path(out, folder, ext, frame).is_file()
+               for folder, ext in pass_folders(settings.passes)):
         return False
     return not (settings.depth and not depth_path(out, frame).is_file())
 
@@ -81,8 +91,10 @@ def _claim_settings(task: WorkerTask, subject: Subject) -> None:
 
     def change(data: dict[str, Any]) -> None:
         if data.get("settings_hash") != base["settings_hash"]:
-            stale = [p for folder, pattern in ((RGB_DIR, "[0-9]*.png"), (DEPTH_DIR, "[0-9]*.exr"))
-                     for p in (Path(subject.out) / folder).glob(pattern)]
+            folders = [(RGB_DIR, ".png"), (DEPTH_DIR, ".exr"),
+                       *pass_folders(list(PASS_NAMES))]
+            stale = [p for folder, ext in folders
+                     for p in (Path(subject.out) / folder).glob("[0-9]*" + ext)]
             if stale and not task.force:
                 raise OtherSettingsError(
                     f"{subject.out} already holds {len(stale)} frame file(s) rendered with other "
@@ -170,7 +182,7 @@ def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> st
     warnings: list[str] = []  # filled by _render as it learns them; kept if it fails
     try:
         return _render(task, subject, progress, started, warnings)
-    except (SubjectError, BoundsError, DeviceError, RenderError) as err:
+    except (SubjectError, BoundsError, DeviceError, RenderError, LightingError) as err:
         exc: Exception = err
         reason = str(err)
     except Exception as err:  # one subject's crash must not stop the others
@@ -247,6 +259,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
            [b + o for b, o in zip(world_box[1], offset, strict=True)])
     bound = orbit.bounding_radius(*box)
 
+    lighting = apply_lighting(scene, settings, log)
     tmp_dir = scratch_dir(out)
     x, y, z = original_center
     rs = setup(scene, settings, bound, tmp_dir, log, center=(x, y, z), view_layer=view_layer)
@@ -262,12 +275,19 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             f"subject's bounding box at radius {rs.radius:.4g}: use a larger --radius"
             + (" or --radius-range" if settings.layout == "random" else ""))
     if settings.poses:
+        # Loadable by nerfstudio from the first frame on (formats/nerfstudio.py rewrites it
+        # with depth16 paths once the subject is complete).
         write_transforms(out, rs.intrinsics.to_dict(), [
-            {"file_path": f"rgb/{frame_name(k)}.png", "depth_file_path": f"depth/{frame_name(k)}.exr",
-             "frame": k, **views.view_point(settings, k).record(), "transform_matrix": poses[k]}
+            {"file_path": f"rgb/{frame_name(k)}.png", "depth_exr_path": f"depth/{frame_name(k)}.exr",
+             "frame": k, **views.view_point(settings, k).record(), "transform_matrix": poses[k],
+             **pass_keys(settings.passes, k)}
             for k in all_frames
         ], {**camera_record(rs.intrinsics),
-            "camera_model": "OPENGL", "camera_convention": "blender (-Z forward, +Y up)",
+            "camera_model": ORTHO_CAMERA_MODEL if rs.intrinsics.orthographic else CAMERA_MODEL,
+            "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,
+            "camera_convention": "opengl (nerfstudio/Blender): +X right, +Y up, looking down -Z",
+            "lighting": lighting, "background": settings.background,
+            **({"passes": pass_conventions(settings.passes)} if settings.passes else {}),
             "radius": rs.radius, "centering_offset": offset, "original_center": original_center,
             "depth": "planar, scene units", "no_hit_depth": NO_HIT_DEPTH,
             "settings_hash": settings.settings_hash(), "views": views.layout_record(settings),
@@ -286,7 +306,9 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
               "timing": {"load_seconds": round(t_load, 4),
                          "animation_check_seconds": round(t_check, 4),
                          "ready_seconds": round(t_setup, 4)},
-              **imported.fields}
+              **imported.fields,
+              "lighting": lighting, "background": settings.background,
+              "passes": pass_conventions(settings.passes)}
     status = "rendered"
     if not todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)
@@ -300,16 +322,21 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     # The thread only reads files: bpy is never touched off the main thread.
     checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orbitfarm-check")
 
-    def render_parked(k: int) -> tuple[Path | None, Path | None]:
+    def render_parked(k: int) -> tuple[Path | None, Path | None, dict[str, Path]]:
         """Render orbit frame k into temp files of its own (the next render reuses the names)."""
         rgb_tmp, depth_tmp = render_frame(rs, poses[k], settings.rgb)
-        return _park(rgb_tmp, k), _park(depth_tmp, k)
+        extra = {folder: _park(tmp, k) if tmp.is_file() else None
+                 for folder, tmp in pass_files(rs).items()}
+        missing = [folder for folder, tmp in extra.items() if tmp is None]
+        if missing:
+            raise RenderError(f"frame {k}: Blender wrote no {', '.join(missing)} pass file")
+        return _park(rgb_tmp, k), _park(depth_tmp, k), extra  # type: ignore[return-value]
 
-    def check(k: int, files: tuple[Path | None, Path | None]) -> Future[FrameCheck]:
+    def check(k: int, files: tuple[Path | None, Path | None, Any]) -> Future[FrameCheck]:
         return checker.submit(check_frame, files[0], files[1], settings.width, settings.height,
                               subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
 
-    def settle(i: int, k: int, files: tuple[Path | None, Path | None],
+    def settle(i: int, k: int, files: tuple[Path | None, Path | None, dict[str, Path]],
                verdict: Future[FrameCheck], render_wall: float, render_s: float) -> None:
         """Frame k's check verdict; one re-render if it failed; then publish it by rename."""
         nonlocal done_now, last_write
@@ -322,7 +349,10 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             if checked.problem is not None:
                 log(f"subject {subject.name}: frame {k} failed its check: {checked.problem}")
                 raise SubjectError(f"frame {k} failed its check twice: {checked.problem}")
-        for tmp, final in ((files[0], rgb_path(out, k)), (files[1], depth_path(out, k))):
+        published = [(files[0], rgb_path(out, k)), (files[1], depth_path(out, k))] + [
+            (files[2][folder], pass_path(out, folder, ext, k))
+            for folder, ext in pass_folders(settings.passes)]
+        for tmp, final in published:
             if tmp is not None:
                 final.parent.mkdir(exist_ok=True)
                 os.replace(tmp, final)
@@ -365,6 +395,11 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     if settings.poses and _count_done(task, subject) == len(all_frames):
         for warning in write_formats(out, settings.formats, settings.holdout):
             log(f"subject {subject.name}: warning: {warning}")
+    if settings.video and settings.rgb and _count_done(task, subject) == len(all_frames):
+        notes = write_video(out, settings.video, [rgb_path(out, k) for k in all_frames])
+        warnings += notes
+        if not notes:
+            common["video"] = describe_video(settings.video, len(all_frames))
     if todo:
         status = _finish(task, subject, "rendered", "", warnings, **common)
     if status == "failed":

@@ -23,11 +23,10 @@ from mathutils import Matrix, Vector
 
 from ..submitter.formats.exr_channel import name_depth_channel
 from ..submitter.model.settings import RenderSettings
-from . import compat, orbit
+from . import compat, orbit, passes
 from .blenderlog import blender_output
 from .camera import configure_camera
 from .gpu import configure_cycles_device
-from .results import NO_HIT_DEPTH
 
 CAMERA_NAME = "orbitfarm_camera"
 
@@ -52,6 +51,7 @@ class RenderSetup:
     render_seconds: list[float] = field(default_factory=list)  # as timed by render handlers
     warnings: list[str] = field(default_factory=list)  # recorded in result.json
     denoiser: str = ""  # what denoises the render ("" for none)
+    compositor: passes.Compositor = field(default_factory=passes.Compositor)
 
 
 def _colour_management(scene: Any) -> None:
@@ -121,11 +121,12 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
     r.pixel_aspect_x = r.pixel_aspect_y = 1.0
     r.use_border = False
     r.use_persistent_data = True
-    r.film_transparent = settings.transparent
+    # A colour background is composited over a transparent render (worker/passes.py).
+    r.film_transparent = settings.film_transparent or settings.background != "scene"
     r.use_file_extension = True
     img = r.image_settings
     img.file_format = "PNG"
-    img.color_mode = "RGBA" if settings.transparent else "RGB"
+    img.color_mode = "RGBA" if settings.film_transparent else "RGB"
     img.color_depth = "8"
     img.compression = 15
     _colour_management(scene)
@@ -145,24 +146,11 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
     intr, radius = configure_camera(cam, settings, bound_radius)  # lens, radius, clip range
 
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    pattern = None
-    if settings.depth:
-        view_layer.use_pass_z = True
-        tree = compat.new_compositor(scene)
-        layers = tree.nodes.new("CompositorNodeRLayers")
-        layers.scene = scene
-        layers.layer = view_layer.name
-        compat.link_image_output(tree, layers.outputs["Image"])
-        depth_socket = layers.outputs["Depth"]
-        if settings.engine == "eevee":  # EEVEE's no-hit depth is the clip end: make it 1e10
-            depth_socket = compat.replace_far_depth(tree, depth_socket,
-                                                    cam.data.clip_end * 0.999, NO_HIT_DEPTH)
-        pattern = compat.add_float_exr_output(tree, depth_socket, str(tmp_dir), "depth_")
-    else:
-        compat.disable_compositor(scene)
+    comp = passes.build(scene, view_layer, settings, cam.data.clip_end, str(tmp_dir))
+    pattern = comp.depth_pattern
     setup_ = RenderSetup(scene, cam, intr, radius, tmp_dir, pattern, device,
                          center=tuple(center), view_layer=view_layer,  # type: ignore[arg-type]
-                         warnings=warnings, denoiser=denoiser)
+                         warnings=warnings, denoiser=denoiser, compositor=comp)
     _install_timer(setup_)
     return setup_
 
@@ -184,7 +172,8 @@ def _install_timer(rs: RenderSetup) -> None:
 
 def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[Path | None,
                                                                                   Path | None]:
-    """Render one view from camera-to-world `pose` (centred frame); return the temp files.
+    """Render one view from camera-to-world `pose` (centred frame); return the temp files
+    (RGB, depth; the passes' are in `pass_files`).
 
     Blender's own lines (errors included) go to the log marked as Blender's; a failed render
     raises RuntimeError with Blender's message.
@@ -192,10 +181,11 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
     matrix = Matrix(pose)
     matrix.translation += Vector(rs.center)
     rs.camera.matrix_world = matrix
+    rs.compositor.aim(matrix)
     rgb_tmp = rs.tmp_dir / "rgb.png" if want_rgb else None
     depth_tmp = (rs.tmp_dir / rs.depth_pattern.format(frame=rs.scene.frame_current)
                  if rs.depth_pattern else None)
-    for stale in (rgb_tmp, depth_tmp):
+    for stale in (rgb_tmp, depth_tmp, *pass_files(rs).values()):
         if stale is not None and stale.exists():
             stale.unlink()
     if rgb_tmp is not None:
@@ -209,3 +199,10 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
     if depth_tmp is not None and depth_tmp.is_file():
         name_depth_channel(depth_tmp)  # Blender names it "V"; OpenCV needs "Y" (see there)
     return rgb_tmp, depth_tmp
+
+
+def pass_files(rs: RenderSetup) -> dict[str, Path]:
+    """Output folder -> the temp file the compositor writes for the current render."""
+    frame = rs.scene.frame_current
+    return {folder: rs.tmp_dir / pattern.format(frame=frame)
+            for folder, pattern in rs.compositor.pass_patterns.items()}

@@ -21,6 +21,11 @@ from ..submitter.files.result import read_result, update_result  # noqa: F401 (r
 NO_HIT_DEPTH = 1e10  # depth of pixels whose ray hits nothing (Cycles' background value)
 
 
+def pass_path(out: str | Path, folder: str, ext: str, frame: int) -> Path:
+    """Where frame `frame` of a pass (worker/passes.py; folders: model/looks.py) is published."""
+    return Path(out) / folder / f"{frame_name(frame)}{ext}"
+
+
 def write_transforms(out: str | Path, intrinsics: dict[str, float], frames: list[dict[str, Any]],
                      extra: dict[str, Any]) -> None:
     """transforms.json: NeRF-style intrinsics + per-frame camera-to-world matrices."""

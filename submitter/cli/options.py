@@ -9,6 +9,7 @@ import argparse
 import re
 from typing import Any
 
+from ..model.looks import PASSES, VIDEO_FORMATS
 from ..model.settings import (
     ALWAYS_FORMATS,
     DEVICES,
@@ -75,6 +76,7 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
                         "(scale and offset in result.json; default none)")
     add_format_options(parser)
     add_view_options(parser)
+    add_look_options(parser)
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -152,6 +154,24 @@ def view_settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
             "fov": args.fov, "ortho": args.ortho}
 
 
+def add_look_options(parser: argparse.ArgumentParser) -> None:
+    """--lighting, --light-strength, --background, --pass, --video (model/looks.py)."""
+    d = RenderSettings()
+    g = parser.add_argument_group("lighting, background, passes, video")
+    g.add_argument("--lighting", default=d.lighting, metavar="MODE",
+                   help="auto (default: the scene's own lights/world, else three-point), scene, "
+                        "uniform, three-point or hdri:FILE")
+    g.add_argument("--light-strength", type=float, default=d.light_strength, metavar="X",
+                   help="multiplies the rig's or the HDRI's light (default %(default)s)")
+    g.add_argument("--background", default=d.background, metavar="BG",
+                   help="scene (default: the world as rendered), transparent, or a colour "
+                        "(#336699, white, ...) composited behind the subject")
+    g.add_argument("--pass", dest="passes", action="append", choices=PASSES, default=None,
+                   metavar="P", help=f"also write this pass (repeatable): {', '.join(PASSES)}")
+    g.add_argument("--video", choices=VIDEO_FORMATS, default=None,
+                   help="also write a turntable movie of rgb/ per subject")
+
+
 def add_format_options(parser: argparse.ArgumentParser) -> None:
     """--format / --holdout: shared by render, submit and export."""
     g = parser.add_argument_group("dataset formats")
@@ -173,4 +193,6 @@ def settings_from_args(args: argparse.Namespace) -> RenderSettings:
         device=args.device, rgb=args.rgb, depth=args.depth, poses=args.poses,
         transparent=args.transparent, formats=list(dict.fromkeys(args.formats or [])),
         holdout=args.holdout, normalize=args.normalize, **view_settings_from_args(args),
+        lighting=args.lighting, light_strength=args.light_strength, background=args.background,
+        passes=[p for p in PASSES if p in (args.passes or [])], video=args.video,
     ).validate()

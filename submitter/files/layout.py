@@ -25,7 +25,8 @@ Job directory (JOBDIR = OUT/.orbitfarm/jobs/<id>/ by default):
 A subject's outputs (OUT/<name>/): rgb/NNNN.png, depth/NNNN.exr, transforms.json, result.json
 (NNNN = the 1-based orbit frame, at least 4 digits); the dataset formats (submitter/formats/):
 depth16/NNNN.png, transforms_train.json + transforms_test.json, opencv_cameras.json,
-colmap/sparse/0/{cameras,images,points3D}.txt.
+colmap/sparse/0/{cameras,images,points3D}.txt; the passes' folders (model/looks.py
+PASS_OUTPUTS: mask/, normal_world/, normal_camera/, albedo/) and turntable.mp4|gif.
 Plain Python (runs inside Blender too): names and path arithmetic only, no I/O.
 """
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import views
 from .frames import FrameSpecError, parse_frame_spec
+from .looks import looks_error
 
 ENGINES = ("cycles", "eevee", "workbench")
 DEVICES = ("auto", "gpu", "cpu")
@@ -126,6 +127,12 @@ class RenderSettings:
     ortho: bool = False  # orthographic camera, its scale fitted like the auto radius
     # ---- imported subjects (worker/normalize.py) ----
     normalize: str = "none"  # imported subjects: none | unit-cube | unit-sphere
+    # Lighting, background, passes, video (names and their checks: model/looks.py).
+    lighting: str = "auto"  # auto | scene | uniform | three-point | hdri:FILE
+    light_strength: float = 1.0  # multiplies the rig's (or the HDRI's) light
+    background: str = "scene"  # scene | transparent | #rrggbb | a colour name
+    passes: list[str] = field(default_factory=list)  # extra passes: mask, normal, albedo
+    video: str | None = None  # mp4 | gif: a turntable movie of rgb/ per subject
 
     def validate(self) -> RenderSettings:
         """Raise SettingsError with a readable message; return self for chaining."""
@@ -154,7 +161,20 @@ class RenderSettings:
         if self.normalize not in NORMALIZE_MODES:
             raise SettingsError(f"--normalize must be one of {', '.join(NORMALIZE_MODES)}, "
                                 f"got {self.normalize!r}")
+        looks = looks_error(self.lighting, self.light_strength, self.background, self.passes,
+                            self.video, self.engine)
+        if looks:
+            raise SettingsError(looks)
+        if self.transparent and self.background not in ("scene", "transparent"):
+            raise SettingsError(f"--transparent and --background {self.background} contradict "
+                                "each other: give one")
         return self
+
+    @property
+    def film_transparent(self) -> bool:
+        """Whether the render's background is transparent (--transparent is --background
+        transparent)."""
+        return self.transparent or self.background == "transparent"
 
     @property
     def effective_samples(self) -> int:
@@ -185,23 +205,25 @@ class RenderSettings:
 
     def settings_hash(self) -> str:
         """Hash of everything that changes pixels or poses (not which frames are rendered, nor
-        the dataset formats written from them: those are rewritten from the frames)."""
+        the dataset formats written from them: those are rewritten from the frames). Settings
+        added later count only when they differ from their default, so older renders resume."""
         data = self.to_dict()
-        for derived in ("frame_range", "formats", "holdout"):
+        # Passes are extra files beside the same pixels: asking for one later renders only
+        # the frames that lack its files.
+        for derived in ("frame_range", "formats", "holdout", "video", "passes"):
             data.pop(derived)
-        for name in VIEW_FIELDS:  # at their defaults they leave hashes made before them valid
-            if data[name] == _VIEW_DEFAULTS[name]:
+        for name, default in _ADDED_LATER.items():  # at their defaults older hashes hold
+            if data[name] == default:
                 data.pop(name)
         data["samples"] = self.effective_samples
-        if data["normalize"] == "none":  # hashes of renders made before --normalize existed
-            del data["normalize"]
         blob = json.dumps(data, sort_keys=True, allow_nan=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-
 VIEW_FIELDS = ("layout", "elevations", "sampling", "hemisphere", "seed", "radius_range", "fov",
                "ortho")
-_VIEW_DEFAULTS = {name: getattr(RenderSettings(), name) for name in VIEW_FIELDS}
+# Settings added after the first renders: at their defaults they leave older hashes valid.
+_ADDED_LATER = {name: getattr(RenderSettings(), name) for name in
+                (*VIEW_FIELDS, "lighting", "light_strength", "background", "normalize")}
 
 
 @dataclass(frozen=True)

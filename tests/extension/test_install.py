@@ -74,9 +74,13 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
                                  device="cpu", rgb=False, depth=True, poses=False,
                                  transparent=True, margin=1.3, formats=["colmap", "opencv"],
                                  holdout=4).validate()
+    looks = spec.RenderSettings(lighting="hdri:/data/studio.exr", light_strength=2.5,
+                                background="#336699", passes=["mask", "albedo"],
+                                video="mp4").validate()
     props = bpy.context.scene.orbitfarm
-    bridge.props_from_settings(props, custom)
-    assert bridge.settings_from_props(props).to_dict() == custom.to_dict()
+    for settings in (custom, looks):
+        bridge.props_from_settings(props, settings)
+        assert bridge.settings_from_props(props).to_dict() == settings.to_dict()
     for views in (dict(layout="random", seed=9, hemisphere=True, radius_range=[1.0, 1.75],
                        fov=55.0), dict(frames=6, elevations=[-15.0, 0.0, 30.5], ortho=True),
                   dict(layout="sphere", sampling="hammersley", hemisphere=True)):

@@ -22,6 +22,7 @@ import ast
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -272,3 +273,28 @@ def test_opencv_cameras_project_with_cv2(cube_formats):
         checked += _check_view(out, half, view["frame"], project,
                                lambda px, py, d=mm: d[py, px] / 1000.0)
     assert checked > 100
+
+
+def test_partly_rendered_transforms_json_loads_in_nerfstudio(tmp_path):
+    """Before a subject is complete (one chunk of three frames), transforms.json is the worker's
+    own; nerfstudio must read it too: a known camera model, no EXR as depth, masks as mask_path."""
+    import subjects
+    from orbitfarm.submitter.files.imageio import read_png
+    from orbitfarm.submitter.launch.local import run_worker
+    from orbitfarm.submitter.launch.runtime import Runtime
+    from orbitfarm.submitter.model.settings import RenderSettings
+    from orbitfarm.submitter.model.task import Subject, WorkerTask
+
+    info = subjects.make_subject(sys.executable, tmp_path / "cube.blend", "cube")
+    settings = RenderSettings(frames=3, width=32, height=24, samples=1, passes=["mask"])
+    task = WorkerTask(settings=settings, frames=[1],  # the first chunk of a job's subject
+                      subjects=[Subject(blend=info["path"], out=str(tmp_path / "out" / "cube"))])
+    assert run_worker(Runtime("python", sys.executable), task, echo=False) == 0
+    out = tmp_path / "out" / "cube"
+    meta = _json(out / "transforms.json")
+    assert meta["camera_model"] in _nerfstudio_camera_models()
+    assert len(meta["frames"]) == 3 and not (out / "rgb" / "0002.png").exists()
+    assert all("depth_file_path" not in f for f in meta["frames"])  # depth16 comes at the end
+    first = meta["frames"][0]
+    mask = read_png(out / first["mask_path"])
+    assert mask.channels == 1 and (mask.width, mask.height) == (32, 24)

@@ -67,3 +67,33 @@ def test_animation_and_missing_files_on_the_real_build(tmp_path, blender, subjec
     tex = result(tmp_path / "out" / "tex")
     assert tex["status"] == "rendered"
     assert any("missing image" in w for w in tex["warnings"]), tex
+
+
+def test_passes_lighting_and_movie_on_the_real_build(tmp_path, blender, subjects, render):
+    """Compositor passes, the rig, a colour background and Blender's FFmpeg on Debian's build."""
+    import json
+
+    import numpy as np
+    from orbitfarm.submitter.files.imageio import read_exr, read_png
+
+    info = subjects.make_subject(blender, tmp_path / "cube.blend", "cube", material="diffuse")
+    code, log = render([info["path"]], tmp_path / "out", "--blender", blender, "--frames", "3",
+                       "--pass", "mask", "--pass", "normal", "--pass", "albedo",
+                       "--lighting", "three-point", "--background", "white", "--video", "mp4",
+                       *TINY)
+    assert code == 0, log
+    out = tmp_path / "out" / "cube"
+    res = result(out)
+    assert res["lighting"]["mode"] == "three-point" and res["video"]["frames"] == 3
+    assert (out / "turntable.mp4").stat().st_size > 0
+    hits = np.asarray(depth(out, 3)) < 1e10
+    assert np.array_equal(read_png(out / "mask" / "0003.png").array[..., 0] == 255, hits)
+    world, camera = (np.stack([np.asarray(read_exr(out / f / "0003.exr").channel(c))
+                               for c in "XYZ"], axis=-1)
+                     for f in ("normal_world", "normal_camera"))
+    pose = np.array(next(f["transform_matrix"] for f in json.loads(
+        (out / "transforms.json").read_text())["frames"] if f["frame"] == 3))
+    assert np.abs(camera[hits] - world[hits] @ pose[:3, :3]).max() < 5e-3
+    albedo = read_exr(out / "albedo" / "0003.exr")
+    assert np.median(np.asarray(albedo.channel("R"))[hits]) == pytest.approx(0.8, abs=2e-3)
+    assert tuple(read_png(out / "rgb" / "0003.png").array[0, 0][:3]) == (255, 255, 255)
