@@ -209,7 +209,7 @@ def subject_timings(job: JobDir, st: JobStatus,
                          timing.render_seconds]
     if kept != cached:
         try:
-            atomic_write_text(cache_path, json.dumps(kept, separators=(",", ":")))
+            atomic_write_text(cache_path, json.dumps(kept, separators=(",", ":"), allow_nan=False))
         except OSError:
             pass  # a read-only job directory: timings are read again next time
     return found, with_frames

@@ -61,7 +61,7 @@ class CloudSubmissions(ClusterNodes):
         folder = job.path / self.folder
         folder.mkdir(exist_ok=True)
         path = folder / f"submission-{number}.json"
-        atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+        atomic_write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
         return path
 
     def service_log(self, job: JobDir, task_id: str, suffix: str, text: str) -> Path:

@@ -162,7 +162,7 @@ class AccsynTarget(ScriptNodes, Target):
                 settings=self.profile.get("settings"),
                 parameters=self.profile.get("parameters"))
             path = job.path / f"{stem}.json"
-            atomic_write_text(path, json.dumps(body, indent=1) + "\n")
+            atomic_write_text(path, json.dumps(body, indent=1, allow_nan=False) + "\n")
             out.append((path, body, indices, attempt))
         return out
 

@@ -139,7 +139,7 @@ class CommandTarget(ScriptNodes, Target):
         atomic_write_text(path, json.dumps({
             "kind": self.kind, "runs_on": self.shell.describe(),
             "submit": [{"task": t, "attempt": a, "command": line} for t, a, line in lines],
-        }, indent=1) + "\n")
+        }, indent=1, allow_nan=False) + "\n")
         return [path, *sorted((job.path / COMMAND_DIR).glob("*.sh"))]
 
     def submit(self, job: JobDir, attempts: dict[str, int]) -> None:
