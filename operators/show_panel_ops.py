@@ -16,8 +16,9 @@ from .bridge import OpResult
 CATEGORY = "orbitfarm"
 
 
-def _open_tab(region: Any, tries: int = 10) -> None:
-    """Switch the sidebar to our tab; its tabs exist (and can be chosen) once it has drawn."""
+def _open_tab(region: Any, tries: int = 50) -> None:
+    """Switch the sidebar to our tab; its tabs exist (and can be chosen) once it has drawn,
+    which on a busy machine can take seconds: keep asking for up to 5 s."""
     try:
         region.active_panel_category = CATEGORY
         region.tag_redraw()
