@@ -1,7 +1,8 @@
-"""What the real-cluster fixtures (tests/{sge,htcondor,kubernetes}/conftest.py) and their tests
-share: free loopback ports for a session's daemons, bringing a cluster script up (skipping
-loudly only when the machine cannot run it at all, failing on anything else), setting
-os.environ for the session and restoring it, and coloured cube subjects."""
+"""What the real-cluster fixtures (tests/{sge,htcondor,kubernetes,slurm,ray}/conftest.py) and
+their tests share: free loopback ports for a session's daemons, bringing a cluster script up
+(skipping loudly only when the machine cannot run it at all, failing on anything else), setting
+os.environ for the session and restoring it, coloured cube subjects and their tiny renders
+submitted. The cluster scripts share their process helpers likewise (cluster_procs.sh)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,23 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import subjects
+from orbitfarm.submitter import jobs
+from orbitfarm.submitter.files.jobdir import JobDir
+from orbitfarm.submitter.model.settings import RenderSettings
 
 COLORS = {"red": (0.8, 0.0, 0.0), "green": (0.0, 0.8, 0.0), "blue": (0.0, 0.0, 0.8)}
 
 
-def ports_free(base: int, count: int = 1) -> bool:
-    """Whether 127.0.0.1 ports base .. base+count-1 can all be bound now."""
-    for port in range(base, base + count):
+def ports_free(ports: Iterable[int]) -> bool:
+    """Whether these 127.0.0.1 ports can all be bound now."""
+    for port in ports:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -30,13 +35,14 @@ def ports_free(base: int, count: int = 1) -> bool:
     return True
 
 
-def free_port_base(start: int, stop: int, count: int = 1, step: int = 1) -> int:
-    """The first base of `count` free ports, `step` apart, from a per-process offset above
-    `start`, so two sessions started together do not race for the same ports."""
-    for base in range(start + os.getpid() % 400 * step, stop, step):
-        if ports_free(base, count):
+def free_port_base(start: int, stop: int, step: int, offsets: Iterable[int] = (0,)) -> int:
+    """The first base, `step` apart, whose ports base+offset are all free, from a per-process
+    place in start..stop so two sessions started together do not race for the same ports."""
+    offsets = tuple(offsets)
+    for base in range(start + os.getpid() % ((stop - start) // step // 2) * step, stop, step):
+        if ports_free(base + offset for offset in offsets):
             return base
-    raise RuntimeError(f"no {count} free ports between {start} and {stop}")
+    raise RuntimeError(f"no free ports for a test cluster between {start} and {stop}")
 
 
 def bring_up(script: Path, env: Mapping[str, str], state: Path, *, label: str, what: str,
@@ -81,3 +87,14 @@ def cubes(python: str, folder: Path, names: list[str]) -> Path:
     for name in names:
         subjects.make_subject(python, folder / f"{name}.blend", "cube", color=COLORS[name])
     return folder
+
+
+def submit_tiny(kind: str, scenes: Path, out: Path, frames: int, **options: Any) -> JobDir:
+    """`frames` tiny renders (48x36, 2 samples, CPU: the scheduler plumbing is what is tested)
+    of `scenes`, submitted to a `kind` target with these target options (`chunk` goes to the
+    request)."""
+    settings = RenderSettings(frames=frames, width=48, height=36, samples=2, device="cpu")
+    request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,
+                                 target=kind, chunk=options.pop("chunk", None),
+                                 target_options={"kind": kind, **options})
+    return jobs.submit(request)

@@ -49,7 +49,7 @@ def k8s_plane() -> Iterator[ControlPlane]:
     and the STAND-IN node agent (not a kubelet: pods run as local processes); KUBECONFIG points
     the official client at it. Stopped by PID at the end of the session."""
     state = Path(tempfile.mkdtemp(prefix="orbitfarm-k8s-test-"))
-    base = free_port_base(52000, 60000, count=3, step=4)
+    base = free_port_base(52000, 60000, step=4, offsets=(0, 1, 2))
     gpus = 2
     env = dict(os.environ, ORBITFARM_K8S_DIR=str(state), ORBITFARM_K8S_PORT=str(base),
                ORBITFARM_K8S_GPUS=str(gpus), ORBITFARM_K8S_PYTHON=sys.executable)

@@ -19,12 +19,11 @@ import pytest
 from orbitfarm.submitter import jobs
 from orbitfarm.submitter.files.imageio import read_png
 from orbitfarm.submitter.files.jobdir import JobDir
-from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import EndReason, Phase
 from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from clusters import COLORS, cubes  # noqa: E402  (tests/clusters.py)
+from clusters import COLORS, cubes, submit_tiny  # noqa: E402  (tests/clusters.py)
 
 pytestmark = pytest.mark.kubernetes_cluster
 
@@ -37,13 +36,8 @@ def _own_jobs_index(tmp_path, monkeypatch):
 
 
 def _submit(python: str, scenes: Path, out: Path, frames: int = 2, **options) -> JobDir:
-    settings = RenderSettings(frames=frames, width=48, height=36, samples=2, device="cpu")
-    request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,
-                                 target="kubernetes", chunk=options.pop("chunk", None),
-                                 target_options={"kind": "kubernetes", "python": python,
-                                                 "image": "stand-in/none:1", "gpus": 1,
-                                                 **options})
-    return jobs.submit(request)
+    return submit_tiny("kubernetes", scenes, out, frames, **{
+        "python": python, "image": "stand-in/none:1", "gpus": 1, **options})
 
 
 def _until(what: str, check, timeout: float = 120, interval: float = 0.5):

@@ -49,7 +49,7 @@ class Cluster:
 def sge_cluster() -> Iterator[Cluster]:
     """Bring a Grid Engine cluster up for the session; SGE_* point the clients at it."""
     root = Path(tempfile.mkdtemp(prefix="orbitfarm-sge-test-"))
-    port = free_port_base(31000, 40000, count=2, step=4)
+    port = free_port_base(31000, 40000, step=4, offsets=(0, 1))
     env = dict(os.environ, ORBITFARM_SGE_DIR=str(root), ORBITFARM_SGE_PORT=str(port),
                ORBITFARM_SGE_MAX_AJ=str(MAX_AJ_TASKS), ORBITFARM_SGE_SLOTS=str(SLOTS))
     started = time.monotonic()
@@ -80,8 +80,8 @@ def sge_login(sge_cluster, tmp_path) -> Iterator[Path]:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
                         str(folder / key)], check=True)
     shutil.copy(folder / "client.pub", folder / "authorized_keys")
-    port = next(p for p in range(free_port_base(31000, 40000, count=2, step=4) + 2, 40000)
-                if ports_free(p))
+    first = free_port_base(31000, 40000, step=4, offsets=(0, 1)) + 2
+    port = next(p for p in range(first, 40000) if ports_free([p]))
     settings = " ".join(f"{name}={sge_cluster.env[name]}" for name in SGE_VARIABLES)
     (folder / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
@@ -100,7 +100,7 @@ def sge_login(sge_cluster, tmp_path) -> Iterator[Path]:
     subprocess.run(["/usr/sbin/sshd", "-f", str(folder / "sshd_config"), "-E",
                     str(folder / "sshd.log")], check=True)
     deadline = time.monotonic() + 20
-    while not (folder / "sshd.pid").is_file() or ports_free(port):
+    while not (folder / "sshd.pid").is_file() or ports_free([port]):
         assert time.monotonic() < deadline, (folder / "sshd.log").read_text()
         time.sleep(0.2)
     pid = int((folder / "sshd.pid").read_text())

@@ -16,12 +16,11 @@ import pytest
 from orbitfarm.submitter import jobs
 from orbitfarm.submitter.files.imageio import read_exr, read_png
 from orbitfarm.submitter.files.jobdir import JobDir
-from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import EndReason, Phase
 from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from clusters import COLORS, cubes  # noqa: E402  (tests/clusters.py)
+from clusters import COLORS, cubes, submit_tiny  # noqa: E402  (tests/clusters.py)
 
 pytestmark = pytest.mark.sge
 
@@ -35,12 +34,8 @@ def _own_jobs_index(tmp_path, monkeypatch):
 
 
 def _submit(python: str, scenes: Path, out: Path, frames: int = 4, **options) -> JobDir:
-    settings = RenderSettings(frames=frames, width=48, height=36, samples=2, device="cpu")
-    request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,
-                                 target="sge", chunk=options.pop("chunk", None),
-                                 target_options={"kind": "sge", "python": python,
-                                                 "h_rt": "0:10:00", **options})
-    return jobs.submit(request)
+    return submit_tiny("sge", scenes, out, frames, **{"python": python, "h_rt": "0:10:00",
+                                                      **options})
 
 
 def _wait(job: JobDir, timeout: float = 240, **kwargs) -> jobs.JobStatus:
