@@ -83,6 +83,14 @@ def within(saved: object, sent: object) -> bool:
     return saved == sent
 
 
+def write_config(root: Path, text: str, **values: object) -> Path:
+    """The test's targets file: `text` with %(root)s (the test's folder, as path_map's local
+    side) and `values` filled in."""
+    path = root / "targets.yaml"
+    path.write_text(text % {"root": root, **values})
+    return path
+
+
 def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
     """A home of the test's own (no real user's config or keys; conftest gives the jobs index
     its own ORBITFARM_HOME) and these variables."""

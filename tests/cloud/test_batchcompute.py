@@ -32,6 +32,7 @@ from cloud_jobs import (  # noqa: E402
     submit,
     task_states,
     within,
+    write_config,
 )
 from standin import Request, StandIn  # noqa: E402
 
@@ -60,13 +61,6 @@ def _isolated(tmp_path, monkeypatch):
     isolate(tmp_path, monkeypatch, **ALIBABA_ENV)
 
 
-
-def _config(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "targets.yaml"
-    path.write_text(CONFIG % {"port": port, "root": tmp_path})
-    return path
-
-
 def _line(body: dict) -> str:
     """The shell text inside the task's `sh -c '...'` command line."""
     command = body["DAG"]["Tasks"]["render"]["Parameters"]["Command"]["CommandLine"]
@@ -85,7 +79,7 @@ def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python)
     scenes = make_scenes(node_python, tmp_path)
     bcs = BcsStandIn(FAKE_KEY_ID)
     server = standin(bcs)
-    config = _config(tmp_path, server.port)
+    config = write_config(tmp_path, CONFIG, port=server.port)
     job, _ = submit(scenes, tmp_path / "out", "bcs", config, capsys)
     t1, t2 = job.task_ids()
     assert server.errors == []
@@ -158,7 +152,7 @@ def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python)
 def test_dry_run_writes_the_job_and_sends_nothing(tmp_path, capsys, standin, node_python):
     scenes = make_scenes(node_python, tmp_path)
     server = standin(BcsStandIn(FAKE_KEY_ID))
-    config = _config(tmp_path, server.port)
+    config = write_config(tmp_path, CONFIG, port=server.port)
     job, out = submit(scenes, tmp_path / "out", "bcs", config, capsys, "--dry-run")
     assert server.requests == []
     body = json.loads((job.path / "batchcompute" / "submission-1.json").read_text())

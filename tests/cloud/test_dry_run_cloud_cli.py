@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from orbitfarm.submitter import cli
-from orbitfarm.submitter.files.jobdir import JobDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import subjects  # noqa: E402  (tests/subjects.py)
+from dry_runs import dry_run  # noqa: E402  (tests/dry_runs.py)
 
 pytestmark = pytest.mark.cloud
 
@@ -40,21 +39,8 @@ targets:
     ("farm", "dry-run/command.json"), ("aws", "deadline-cloud/bundle-dry-run/template.yaml"),
     ("studio", "accsyn/group-0.a1.json")])
 def test_dry_run_writes_the_payloads(target, expect, tmp_path, node_python, capsys):
-    subjects.make_subject(node_python, tmp_path / "scenes" / "cube.blend", "cube")
-    config = tmp_path / "targets.yaml"
-    config.write_text(CONFIG)
-    code = cli.main(["submit", str(tmp_path / "scenes"), "--out", str(tmp_path / "out"),
-                     "--frames", "4", "--chunk", "2", "--target", target, "--config", str(config),
-                     "--dry-run"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    directory = Path(next(line.split(" ", 1)[1] for line in out.splitlines()
-                          if line.startswith("directory ")))
-    job = JobDir(directory)
-    written = [Path(line.split(" ", 1)[1]) for line in out.splitlines()
-               if line.startswith("wrote ")]
-    assert job.path / expect in written and all(p.is_file() for p in written)
-    assert job.target_record() == {}  # nothing was submitted
+    job, written = dry_run(node_python, tmp_path, target, CONFIG, capsys)
+    assert job.path / expect in written
     if target == "farm":
         lines = json.loads((job.path / expect).read_text())["submit"]
         assert [x["task"] for x in lines] == ["t00000", "t00001"]

@@ -27,6 +27,7 @@ from cloud_jobs import (  # noqa: E402
     status,
     submit,
     task_states,
+    write_config,
 )
 from ngc_standin import NgcStandIn  # noqa: E402
 from standin import Request, StandIn  # noqa: E402
@@ -73,13 +74,6 @@ def _isolated(tmp_path, monkeypatch):
     isolate(tmp_path, monkeypatch, NGC_CLI_API_KEY=API_KEY)
 
 
-
-def _config(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "targets.yaml"
-    path.write_text(CONFIG % {"root": tmp_path, "url": url})
-    return path
-
-
 def _mine(ngc: NgcStandIn, job_id: str) -> list[dict]:
     return [b for b in ngc.created if b["name"].startswith(f"orbitfarm-{job_id}-")]
 
@@ -91,7 +85,7 @@ def _lists(server: StandIn) -> list[Request]:
 
 def test_submit_status_wait_retry_ladder_cancel(tmp_path, capsys, ngc, ngc_server, node_python):
     scenes = make_scenes(node_python, tmp_path)
-    config = _config(tmp_path, ngc_server.url)
+    config = write_config(tmp_path, CONFIG, url=ngc_server.url)
     job, _ = submit(scenes, tmp_path / "out", "ngc", config, capsys)
     t1, t2 = job.task_ids()
     assert ngc_server.errors == []
@@ -169,7 +163,7 @@ def test_submit_status_wait_retry_ladder_cancel(tmp_path, capsys, ngc, ngc_serve
 
 def test_dry_run_writes_the_requests_and_sends_nothing(tmp_path, capsys, ngc_server, node_python):
     scenes = make_scenes(node_python, tmp_path)
-    config = _config(tmp_path, ngc_server.url)
+    config = write_config(tmp_path, CONFIG, url=ngc_server.url)
     before = len(ngc_server.requests)
     job, _ = submit(scenes, tmp_path / "out", "ngc", config, capsys, "--dry-run")
     assert len(ngc_server.requests) == before

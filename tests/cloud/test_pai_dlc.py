@@ -30,6 +30,7 @@ from cloud_jobs import (  # noqa: E402
     submit,
     task_states,
     within,
+    write_config,
 )
 from dlc_standin import DlcStandIn  # noqa: E402
 
@@ -71,13 +72,6 @@ def _isolated(tmp_path, monkeypatch):
     isolate(tmp_path, monkeypatch, **ALIBABA_ENV)
 
 
-
-def _config(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "targets.yaml"
-    path.write_text(CONFIG % {"port": port, "root": tmp_path})
-    return path
-
-
 def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python):
     scenes = make_scenes(node_python, tmp_path)
     expect = {"WorkspaceId": "12345", "ResourceId": "quota-render", "JobType": "PyTorchJob",
@@ -85,7 +79,7 @@ def test_submit_status_retry_cancel_logs(tmp_path, capsys, standin, node_python)
               "Priority": 5, "Envs": {"BLENDER_USER_RESOURCES": "/tmp/blender"}}
     dlc = DlcStandIn(FAKE_KEY_ID, expect)
     server = standin(dlc)
-    config = _config(tmp_path, server.port)
+    config = write_config(tmp_path, CONFIG, port=server.port)
     job, _ = submit(scenes, tmp_path / "out", "dlc", config, capsys)
     t1, t2 = job.task_ids()
     assert server.errors == []
@@ -161,7 +155,7 @@ def test_workers_mode_one_job_rank_to_task(tmp_path, capsys, standin, node_pytho
     scenes = make_scenes(node_python, tmp_path)
     dlc = DlcStandIn(FAKE_KEY_ID, {"WorkspaceId": "12345"})
     server = standin(dlc)
-    config = _config(tmp_path, server.port)
+    config = write_config(tmp_path, CONFIG, port=server.port)
     job, _ = submit(scenes, tmp_path / "out", "dlc-workers", config, capsys)
     (body,) = dlc.created
     assert [(s["Type"], s["PodCount"], s["EcsSpec"]) for s in body["JobSpecs"]] == [
@@ -182,7 +176,7 @@ def test_dry_run_writes_the_payloads_and_sends_nothing(tmp_path, capsys, standin
     """--dry-run, with submit options overriding the profile (--dlc-mode, --dlc-priority)."""
     scenes = make_scenes(node_python, tmp_path)
     server = standin(DlcStandIn(FAKE_KEY_ID, {}))
-    config = _config(tmp_path, server.port)
+    config = write_config(tmp_path, CONFIG, port=server.port)
     job, out = submit(scenes, tmp_path / "out", "dlc", config, capsys, "--dry-run",
                       "--dlc-mode", "workers", "--dlc-priority", "7")
     assert server.requests == []

@@ -48,25 +48,9 @@ say() { printf 'cluster.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 cannot() { say "cannot set up HTCondor here: $*"; exit 3; }
 
-alive() {  # /proc/PID exists and is not a zombie
-    local pid=$1 stat
-    [[ -n $pid && -r /proc/$pid/stat ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
-gone() { ! alive "$1"; }
+# shellcheck source=../cluster_procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../cluster_procs.sh"  # alive, gone, wait_for
 pid_of() { [[ -s $STATE/$1.pid ]] && tr -dc '0-9' <"$STATE/$1.pid" || true; }
-
-wait_for() {  # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.3
-    done
-}
 
 # The Debian mirror this machine's apt already uses (deb822 or one-line sources).
 host_mirror() {

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from clusters import bring_down, bring_up, environ, free_port_base  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CLUSTER_SH = HERE / "cluster.sh"
@@ -35,50 +37,26 @@ class Pool:
     blender: str
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def condor_pool() -> Iterator[Pool]:
     """Bring an HTCondor pool up for the session; CONDOR_CONFIG points the bindings at it."""
     pytest.importorskip("htcondor2", reason="HTCONDOR TESTS SKIPPED: pip install htcondor")
     state = Path(tempfile.mkdtemp(prefix="orbitfarm-condor-test-"))
-    port = next(p for p in range(41000 + os.getpid() % 500 * 2, 50000, 2) if _port_free(p))
+    port = free_port_base(41000, 50000, step=2)
     env = dict(os.environ, ORBITFARM_CONDOR_DIR=str(state), ORBITFARM_CONDOR_PORT=str(port),
                ORBITFARM_CONDOR_BLENDER="1")
     started = time.monotonic()
-    proc = subprocess.run(["bash", str(CLUSTER_SH), "up"], env=env, capture_output=True,
-                          text=True, timeout=1800)
-    if proc.returncode == 3:
-        shutil.rmtree(state, ignore_errors=True)
-        pytest.skip(f"HTCONDOR TESTS SKIPPED: this machine cannot run the pool: "
-                    f"{proc.stderr.strip().splitlines()[-1]}")
-    if proc.returncode != 0:
-        subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True)
-        shutil.rmtree(state, ignore_errors=True)
-        pytest.fail(f"the test HTCondor pool did not come up:\n{proc.stderr[-3000:]}")
+    bring_up(CLUSTER_SH, env, state, label="HTCONDOR", what="HTCondor pool", timeout=1800)
     config = str(state / "client" / "condor_config")
-    previous = os.environ.get("CONDOR_CONFIG")
-    os.environ["CONDOR_CONFIG"] = config
-    import htcondor2
-
-    htcondor2.reload_config()  # the bindings read their configuration when imported
-    print(f"\ntest HTCondor pool up in {time.monotonic() - started:.1f} s: {state}")
     try:
-        yield Pool(state=state, env=dict(env, CONDOR_CONFIG=config), blender=BLENDER)
+        with environ({"CONDOR_CONFIG": config}):
+            import htcondor2
+
+            htcondor2.reload_config()  # the bindings read their configuration when imported
+            print(f"\ntest HTCondor pool up in {time.monotonic() - started:.1f} s: {state}")
+            yield Pool(state=state, env=dict(env, CONDOR_CONFIG=config), blender=BLENDER)
     finally:
-        down = subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True,
-                              text=True, timeout=120)
-        if previous is None:
-            os.environ.pop("CONDOR_CONFIG", None)
-        else:
-            os.environ["CONDOR_CONFIG"] = previous
+        down = bring_down(CLUSTER_SH, env)
         assert down.returncode == 0, down.stderr
         shutil.rmtree(state, ignore_errors=True)
 

@@ -18,16 +18,14 @@ import pytest
 from orbitfarm.submitter import jobs
 from orbitfarm.submitter.files.imageio import read_exr, read_png
 from orbitfarm.submitter.files.jobdir import JobDir
-from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import EndReason, Phase
 from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import subjects  # noqa: E402  (tests/subjects.py)
+from clusters import COLORS, cubes, submit_tiny  # noqa: E402  (tests/clusters.py)
 
 pytestmark = pytest.mark.htcondor
 
-COLORS = {"red": (0.8, 0.0, 0.0), "green": (0.0, 0.8, 0.0), "blue": (0.0, 0.0, 0.8)}
 SIZE = 2.0
 
 
@@ -36,20 +34,9 @@ def _own_jobs_index(tmp_path, monkeypatch):
     monkeypatch.setenv("ORBITFARM_HOME", str(tmp_path / "orbitfarm-home"))
 
 
-def _cubes(python: str, folder: Path, names: list[str]) -> Path:
-    for name in names:
-        subjects.make_subject(python, folder / f"{name}.blend", "cube", color=COLORS[name])
-    return folder
-
-
 def _submit(pool, scenes: Path, out: Path, frames: int = 4, **options) -> JobDir:
-    settings = RenderSettings(frames=frames, width=48, height=36, samples=2, device="cpu")
-    request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,
-                                 target="htcondor", chunk=options.pop("chunk", None),
-                                 target_options={"kind": "htcondor", "blender": pool.blender,
-                                                 "request_gpus": 0, "request_memory": "512MB",
-                                                 **options})
-    return jobs.submit(request)
+    return submit_tiny("htcondor", scenes, out, frames, **{
+        "blender": pool.blender, "request_gpus": 0, "request_memory": "512MB", **options})
 
 
 def _wait(job: JobDir, timeout: float = 300, **kwargs) -> jobs.JobStatus:
@@ -75,7 +62,7 @@ def _check_cube(out: Path, color: tuple[float, float, float], frames: list[int])
 
 def test_cluster_of_procs_renders_on_the_pool(condor_pool, bpy_python, shared_dir):
     """One submit (queue Index from ...) for two subjects, rendered by the pool's blender."""
-    scenes = _cubes(bpy_python, shared_dir / "scenes dir", ["red", "blue"])
+    scenes = cubes(bpy_python, shared_dir / "scenes dir", ["red", "blue"])
     job = _submit(condor_pool, scenes, shared_dir / "out")
     clusters = job.target_record()["clusters"]
     assert [c["indices"] for c in clusters] == ["0-1"]
@@ -102,7 +89,7 @@ def test_cluster_of_procs_renders_on_the_pool(condor_pool, bpy_python, shared_di
 
 def test_held_and_removed_tasks_are_reported_and_retried(condor_pool, bpy_python, shared_dir):
     """t1 exits 3 and on_exit_hold holds it; t2 is removed while running; retry finishes both."""
-    scenes = _cubes(bpy_python, shared_dir / "scenes", ["green"])
+    scenes = cubes(bpy_python, shared_dir / "scenes", ["green"])
     first_try = ('[ -e "$JOB_DIR/tried.$INDEX" ] || { touch "$JOB_DIR/tried.$INDEX"; '
                  '[ "$INDEX" = 1 ] && exit 3; [ "$INDEX" = 2 ] && sleep 600; }; true')
     job = _submit(condor_pool, scenes, shared_dir / "out", frames=3, chunk=1, setup=[first_try],
@@ -146,7 +133,7 @@ def test_cancel_removes_every_proc(condor_pool, bpy_python, shared_dir):
     """`orbitfarm cancel`: Schedd.act(Remove) on the job's clusters; every task cancelled."""
     import htcondor2
 
-    scenes = _cubes(bpy_python, shared_dir / "scenes", ["blue"])
+    scenes = cubes(bpy_python, shared_dir / "scenes", ["blue"])
     job = _submit(condor_pool, scenes, shared_dir / "out", frames=3, chunk=1,
                   setup=["sleep 600"])
     cluster = job.target_record()["clusters"][0]["cluster"]
@@ -172,7 +159,7 @@ def test_file_transfer_without_shared_storage(condor_pool, bpy_python, tmp_path_
         root_in_pool = Path(os.environ.get("ORBITFARM_CACHE", Path.home() / ".cache/orbitfarm"),
                             "trixie-condor", "root", str(root).lstrip("/"))
         assert not root_in_pool.exists()  # the pool's file system has no such folder
-        scenes = _cubes(bpy_python, root / "scenes", ["red", "green"])
+        scenes = cubes(bpy_python, root / "scenes", ["red", "green"])
         fail_once = ('[ -e "$JOB_DIR/tasks/tried" ] || [ "$INDEX" != 1 ] || '
                      '{ echo "failing on purpose"; exit 5; }')
         job = _submit(condor_pool, scenes, root / "out", frames=2, filesystem="transfer",

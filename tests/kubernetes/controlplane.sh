@@ -46,29 +46,14 @@ COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler)
 
 # shellcheck source=../../tools/debian_root.sh
 source "$HERE/../../tools/debian_root.sh"
+# shellcheck source=../cluster_procs.sh
+source "$HERE/../cluster_procs.sh"
 
 say() { printf 'controlplane.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 cannot() { say "cannot set up the control plane here: $*"; exit 3; }
 
-alive() {  # /proc/PID exists and is not a zombie
-    local pid=$1 stat
-    [[ -n $pid && -r /proc/$pid/stat ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
 pid_of() { [[ -s $STATE/$1.pid ]] && tr -dc '0-9' <"$STATE/$1.pid" || true; }
-
-wait_for() {  # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.3
-    done
-}
 
 host_packages() {  # install host packages the build or the plane needs, if missing
     local missing=() pkg

@@ -10,11 +10,9 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from orbitfarm.submitter import cli
-from orbitfarm.submitter.files.jobdir import JobDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import subjects  # noqa: E402  (tests/subjects.py)
+from dry_runs import dry_run  # noqa: E402  (tests/dry_runs.py)
 
 CONFIG = """
 targets:
@@ -53,21 +51,8 @@ def _own_home(tmp_path, monkeypatch):
     ("ray", "ray/submission-1.json"), ("slurm", "slurm/array-1.sh"),
     ("local", "dry-run/local.json")])
 def test_dry_run_writes_what_would_be_submitted(target, expect, tmp_path, bpy_python, capsys):
-    subjects.make_subject(bpy_python, tmp_path / "scenes" / "cube.blend", "cube")
-    config = tmp_path / "targets.yaml"
-    config.write_text(CONFIG % {"root": tmp_path})
-    code = cli.main(["submit", str(tmp_path / "scenes"), "--out", str(tmp_path / "out"),
-                     "--frames", "4", "--chunk", "2", "--target", target, "--config", str(config),
-                     "--dry-run"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    directory = Path(next(line.split(" ", 1)[1] for line in out.splitlines()
-                          if line.startswith("directory ")))
-    job = JobDir(directory)
-    written = [Path(line.split(" ", 1)[1]) for line in out.splitlines()
-               if line.startswith("wrote ")]
-    assert job.path / expect in written and all(p.is_file() for p in written)
-    assert job.target_record() == {}  # nothing was submitted
+    job, written = dry_run(bpy_python, tmp_path, target, CONFIG % {"root": tmp_path}, capsys)
+    assert job.path / expect in written
     assert len(job.task_ids()) == 2
     if target.startswith("k8s"):
         # Built for the newest server unless the profile names one (k8s-old: 1.20 -> pods).

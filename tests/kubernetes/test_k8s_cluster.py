@@ -19,16 +19,14 @@ import pytest
 from orbitfarm.submitter import jobs
 from orbitfarm.submitter.files.imageio import read_png
 from orbitfarm.submitter.files.jobdir import JobDir
-from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import EndReason, Phase
 from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import subjects  # noqa: E402  (tests/subjects.py)
+from clusters import COLORS, cubes, submit_tiny  # noqa: E402  (tests/clusters.py)
 
 pytestmark = pytest.mark.kubernetes_cluster
 
-COLORS = {"red": (0.8, 0.0, 0.0), "green": (0.0, 0.8, 0.0)}
 JOB_LABEL = "orbitfarm.io/job"
 
 
@@ -37,20 +35,9 @@ def _own_jobs_index(tmp_path, monkeypatch):
     monkeypatch.setenv("ORBITFARM_HOME", str(tmp_path / "orbitfarm-home"))
 
 
-def _cubes(python: str, folder: Path, names: list[str]) -> Path:
-    for name in names:
-        subjects.make_subject(python, folder / f"{name}.blend", "cube", color=COLORS[name])
-    return folder
-
-
 def _submit(python: str, scenes: Path, out: Path, frames: int = 2, **options) -> JobDir:
-    settings = RenderSettings(frames=frames, width=48, height=36, samples=2, device="cpu")
-    request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,
-                                 target="kubernetes", chunk=options.pop("chunk", None),
-                                 target_options={"kind": "kubernetes", "python": python,
-                                                 "image": "stand-in/none:1", "gpus": 1,
-                                                 **options})
-    return jobs.submit(request)
+    return submit_tiny("kubernetes", scenes, out, frames, **{
+        "python": python, "image": "stand-in/none:1", "gpus": 1, **options})
 
 
 def _until(what: str, check, timeout: float = 120, interval: float = 0.5):
@@ -81,7 +68,7 @@ def _check_cube(out: Path, color: tuple[float, float, float], frames: list[int])
 def test_renders_one_pod_per_task_on_a_1_20_server(k8s_plane, bpy_python, tmp_path):
     """Auto mode on v1.20: ConfigMap-owned pods, one per task; the pods really render; the
     pod log is readable through the API server (the stand-in serves /containerLogs)."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red", "green"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["red", "green"])
     job = _submit(bpy_python, scenes, tmp_path / "out")
     record = job.target_record()
     assert record["server"] == "1.20"
@@ -110,7 +97,7 @@ def test_gpu_fit_pending_then_cancel_with_garbage_collection(k8s_plane, bpy_pyth
     """3 GPUs on a 2-GPU node: the real scheduler's reason is reported; a 1-GPU task runs;
     cancel deletes the owners (background propagation) and the garbage collector the pods,
     whose local processes the stand-in kills."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["red"])
     big = _submit(bpy_python, scenes, tmp_path / "big", gpus=3)
     small = _submit(bpy_python, scenes, tmp_path / "small", setup=["sleep 600"])
     target = make_target(big.spec.target)
@@ -135,7 +122,7 @@ def test_gpu_fit_pending_then_cancel_with_garbage_collection(k8s_plane, bpy_pyth
 def test_failure_exit_code_and_retry_of_failed_tasks_only(k8s_plane, bpy_python, tmp_path):
     """t1 exits 3 on its first try: status reads `exit code 3`; `wait --retry` resubmits t1
     alone (a new pod, a new submission) and the job finishes with every frame right."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["green"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["green"])
     first_try = ('[ -e "$JOB_DIR/tried.$INDEX" ] || { touch "$JOB_DIR/tried.$INDEX"; '
                  '[ "$INDEX" = 1 ] && exit 3; }; true')
     job = _submit(bpy_python, scenes, tmp_path / "out", frames=3, chunk=1, setup=[first_try],
@@ -163,7 +150,7 @@ def test_failure_exit_code_and_retry_of_failed_tasks_only(k8s_plane, bpy_python,
 def test_time_limit_reads_as_deadline_exceeded(k8s_plane, bpy_python, tmp_path):
     """`time:` becomes the pod's activeDeadlineSeconds; a task still running then is killed
     and reads as a timeout (the stand-in enforces the deadline as the kubelet does)."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["red"])
     job = _submit(bpy_python, scenes, tmp_path / "out", setup=["sleep 600"], time="00:00:03")
     target = make_target(job.spec.target)
     state = _until("timed out", lambda: (

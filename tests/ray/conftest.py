@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from clusters import bring_down, bring_up, free_port_base  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CLUSTER_SH = HERE / "cluster.sh"
@@ -35,47 +37,22 @@ class RayHead:
     venv: Path  # the venv with Ray (its bin/ray can start more heads)
 
 
-def _ports_free(base: int) -> bool:
-    for port in (*range(base, base + 9), base + 20):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def _free_port_base() -> int:
-    # Above Ray's default worker-port range (10002-19999): a GCS port inside it aborts the head.
-    for base in range(26000 + os.getpid() % 300 * 100, 60000, 100):
-        if _ports_free(base):
-            return base
-    raise RuntimeError("no free ports for the test Ray head")
-
-
 @pytest.fixture(scope="session")
 def ray_head() -> Iterator[RayHead]:
     """Bring a Ray head up for the session; its Jobs API address."""
     state = Path(tempfile.mkdtemp(prefix="ofray-", dir="/tmp"))  # short: Ray's sockets live here
-    port = _free_port_base()
+    # Above Ray's default worker-port range (10002-19999): a GCS port inside it aborts the head.
+    port = free_port_base(26000, 60000, step=100, offsets=(*range(9), 20))
     env = dict(os.environ, ORBITFARM_RAY_DIR=str(state), ORBITFARM_RAY_PORT=str(port),
                ORBITFARM_RAY_CPUS=str(GPUS))
     started = time.monotonic()
-    proc = subprocess.run(["bash", str(CLUSTER_SH), "up"], env=env, capture_output=True,
-                          text=True, timeout=900)
-    if proc.returncode == 3:
-        pytest.skip(f"RAY TESTS SKIPPED: Ray cannot be installed here: "
-                    f"{proc.stderr.strip().splitlines()[-1]}")
-    if proc.returncode != 0:
-        subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True)
-        pytest.fail(f"the test Ray head did not come up:\n{proc.stderr[-3000:]}")
+    bring_up(CLUSTER_SH, env, state, label="RAY", what="Ray head", timeout=900)
     print(f"\ntest Ray head up in {time.monotonic() - started:.1f} s: {state}")
     try:
         cache = Path(os.environ.get("ORBITFARM_CACHE") or Path.home() / ".cache" / "orbitfarm")
         yield RayHead(state=state, address=(state / "address").read_text().strip(), gpus=GPUS,
                       venv=cache / "ray-venv")
     finally:
-        down = subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True,
-                              text=True, timeout=120)
+        down = bring_down(CLUSTER_SH, env)
         assert down.returncode == 0, down.stderr
         shutil.rmtree(state, ignore_errors=True)

@@ -90,15 +90,8 @@ EOF
     ((rc == 0)) || cannot "apt-get failed (see $log)"
 }
 
-alive() {  # /proc/PID exists and is not a zombie
-    local pid=$1 stat
-    [[ -n $pid && -r /proc/$pid/stat ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
-gone() { ! alive "$1"; }
+# shellcheck source=../cluster_procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../cluster_procs.sh"  # alive, gone, wait_for
 
 # The daemons write their own pid files (in the spool directories).
 pid_file() {
@@ -110,15 +103,6 @@ pid_file() {
     esac
 }
 pid_of() { local f; f=$(pid_file "$1"); [[ -s $f ]] && tr -dc '0-9' <"$f" || true; }
-
-wait_for() {  # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
 
 use_cluster() {
     export SGE_ROOT=$STATE SGE_CELL=$CELL SGE_QMASTER_PORT=$PORT SGE_EXECD_PORT=$((PORT + 1))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from clusters import bring_down, bring_up, environ, free_port_base, ports_free  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CLUSTER_SH = HERE / "cluster.sh"
@@ -42,56 +45,25 @@ class Cluster:
                               text=True, timeout=60, cwd=cwd).stdout
 
 
-def _ports_free(base: int, count: int = 2) -> bool:
-    for port in range(base, base + count):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def _free_port_base() -> int:
-    for base in range(31000 + os.getpid() % 500 * 4, 40000, 4):
-        if _ports_free(base):
-            return base
-    raise RuntimeError("no free ports for the test cluster")
-
-
 @pytest.fixture(scope="session")
 def sge_cluster() -> Iterator[Cluster]:
     """Bring a Grid Engine cluster up for the session; SGE_* point the clients at it."""
     root = Path(tempfile.mkdtemp(prefix="orbitfarm-sge-test-"))
-    port = _free_port_base()
+    port = free_port_base(31000, 40000, step=4, offsets=(0, 1))
     env = dict(os.environ, ORBITFARM_SGE_DIR=str(root), ORBITFARM_SGE_PORT=str(port),
                ORBITFARM_SGE_MAX_AJ=str(MAX_AJ_TASKS), ORBITFARM_SGE_SLOTS=str(SLOTS))
     started = time.monotonic()
-    proc = subprocess.run(["bash", str(CLUSTER_SH), "up"], env=env, capture_output=True,
-                          text=True, timeout=900)
-    if proc.returncode == 3:
-        pytest.skip(f"GRID ENGINE TESTS SKIPPED: this machine cannot run Grid Engine: "
-                    f"{proc.stderr.strip().splitlines()[-1]}")
-    if proc.returncode != 0:
-        subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"the test Grid Engine cluster did not come up:\n{proc.stderr[-3000:]}")
+    bring_up(CLUSTER_SH, env, root, label="GRID ENGINE", what="Grid Engine cluster",
+             timeout=900)
     values = dict(SGE_ROOT=str(root), SGE_CELL="default", SGE_QMASTER_PORT=str(port),
                   SGE_EXECD_PORT=str(port + 1))
     env.update(values)
-    previous = {name: os.environ.get(name) for name in SGE_VARIABLES}
-    os.environ.update(values)  # the target's qsub/qstat/qacct inherit them
     print(f"\ntest Grid Engine cluster up in {time.monotonic() - started:.1f} s: {root}")
     try:
-        yield Cluster(root=root, env=env, max_aj_tasks=MAX_AJ_TASKS, slots=SLOTS)
+        with environ(values):  # qsub/qstat/qacct inherit them
+            yield Cluster(root=root, env=env, max_aj_tasks=MAX_AJ_TASKS, slots=SLOTS)
     finally:
-        down = subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True,
-                              text=True, timeout=120)
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        down = bring_down(CLUSTER_SH, env)
         assert down.returncode == 0, down.stderr
         shutil.rmtree(root, ignore_errors=True)
 
@@ -108,7 +80,8 @@ def sge_login(sge_cluster, tmp_path) -> Iterator[Path]:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
                         str(folder / key)], check=True)
     shutil.copy(folder / "client.pub", folder / "authorized_keys")
-    port = next(p for p in range(_free_port_base() + 2, 40000) if _ports_free(p, 1))
+    first = free_port_base(31000, 40000, step=4, offsets=(0, 1)) + 2
+    port = next(p for p in range(first, 40000) if ports_free([p]))
     settings = " ".join(f"{name}={sge_cluster.env[name]}" for name in SGE_VARIABLES)
     (folder / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
@@ -127,7 +100,7 @@ def sge_login(sge_cluster, tmp_path) -> Iterator[Path]:
     subprocess.run(["/usr/sbin/sshd", "-f", str(folder / "sshd_config"), "-E",
                     str(folder / "sshd.log")], check=True)
     deadline = time.monotonic() + 20
-    while not (folder / "sshd.pid").is_file() or _ports_free(port, 1):
+    while not (folder / "sshd.pid").is_file() or ports_free([port]):
         assert time.monotonic() < deadline, (folder / "sshd.log").read_text()
         time.sleep(0.2)
     pid = int((folder / "sshd.pid").read_text())

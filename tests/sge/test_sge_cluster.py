@@ -16,17 +16,15 @@ import pytest
 from orbitfarm.submitter import jobs
 from orbitfarm.submitter.files.imageio import read_exr, read_png
 from orbitfarm.submitter.files.jobdir import JobDir
-from orbitfarm.submitter.model.settings import RenderSettings
 from orbitfarm.submitter.model.states import EndReason, Phase
 from orbitfarm.submitter.targets import make_target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import subjects  # noqa: E402  (tests/subjects.py)
+from clusters import COLORS, cubes, submit_tiny  # noqa: E402  (tests/clusters.py)
 
 pytestmark = pytest.mark.sge
 
 HOSTILE = "we ird $(touch PWNED) `touch PWNED2` 'q' \"dq\" ü"
-COLORS = {"red": (0.8, 0.0, 0.0), "green": (0.0, 0.8, 0.0), "blue": (0.0, 0.0, 0.8)}
 SIZE = 2.0
 
 
@@ -35,19 +33,9 @@ def _own_jobs_index(tmp_path, monkeypatch):
     monkeypatch.setenv("ORBITFARM_HOME", str(tmp_path / "orbitfarm-home"))
 
 
-def _cubes(python: str, folder: Path, names: list[str]) -> Path:
-    for name in names:
-        subjects.make_subject(python, folder / f"{name}.blend", "cube", color=COLORS[name])
-    return folder
-
-
 def _submit(python: str, scenes: Path, out: Path, frames: int = 4, **options) -> JobDir:
-    settings = RenderSettings(frames=frames, width=48, height=36, samples=2, device="cpu")
-    request = jobs.SubmitRequest(files=[str(scenes)], out=str(out), settings=settings,
-                                 target="sge", chunk=options.pop("chunk", None),
-                                 target_options={"kind": "sge", "python": python,
-                                                 "h_rt": "0:10:00", **options})
-    return jobs.submit(request)
+    return submit_tiny("sge", scenes, out, frames, **{"python": python, "h_rt": "0:10:00",
+                                                      **options})
 
 
 def _wait(job: JobDir, timeout: float = 240, **kwargs) -> jobs.JobStatus:
@@ -76,7 +64,7 @@ def _check_cube(out: Path, color: tuple[float, float, float], frames: list[int])
 def test_array_renders_with_hostile_paths_and_distinct_gpus(sge_cluster, bpy_python, tmp_path):
     """One array job for three subjects; each task holds its own device of the node."""
     root = tmp_path / HOSTILE
-    scenes = _cubes(bpy_python, root / "scenes", ["red", "green", "blue"])
+    scenes = cubes(bpy_python, root / "scenes", ["red", "green", "blue"])
     # Four fake devices per node (the consumable says 4; no real GPU renders here).
     job = _submit(bpy_python, scenes, root / "out", gpus=1, gpu_devices=4,
                   gpu_lock_dir=str(tmp_path), setup=["sleep 2"])
@@ -112,7 +100,7 @@ def test_array_renders_with_hostile_paths_and_distinct_gpus(sge_cluster, bpy_pyt
 def test_split_error_state_cancel_and_retry(sge_cluster, bpy_python, tmp_path):
     """4 tasks with max_aj_tasks=3: two arrays. t1 hits Eqw (exit 100 in setup), t2 is
     deleted while running; status says why, nothing stays stuck, retry finishes just those."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["red"])
     first_try = ('[ -e "$JOB_DIR/tried.$INDEX" ] || { touch "$JOB_DIR/tried.$INDEX"; '
                  '[ "$INDEX" = 1 ] && exit 100; [ "$INDEX" = 2 ] && sleep 600; }; true')
     job = _submit(bpy_python, scenes, tmp_path / "out", frames=4, chunk=1, gpus=0,
@@ -164,7 +152,7 @@ def test_path_map_nodes_see_another_mount_point(sge_cluster, bpy_python, tmp_pat
     remote = tmp_path / "cluster mount"
     local.mkdir()
     remote.symlink_to(local, target_is_directory=True)  # the same files, another mount point
-    scenes = _cubes(bpy_python, local / "scenes", ["blue"])
+    scenes = cubes(bpy_python, local / "scenes", ["blue"])
     job = _submit(bpy_python, scenes, local / "out", frames=2, gpus=0,
                   path_map=[{"local": str(local), "remote": str(remote)}])
     script = (job.path / job.target_record()["arrays"][0]["script"]).read_text()
@@ -178,7 +166,7 @@ def test_path_map_nodes_see_another_mount_point(sge_cluster, bpy_python, tmp_pat
 
 def test_cancel_stops_every_task(sge_cluster, bpy_python, tmp_path):
     """`orbitfarm cancel`: running and pending tasks read as cancelled; Grid Engine keeps none."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["green"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["green"])
     job = _submit(bpy_python, scenes, tmp_path / "out", frames=6, chunk=1, gpus=0,
                   setup=["sleep 600"], array_throttle=2)
     target = make_target(job.spec.target)
@@ -197,7 +185,7 @@ def test_cancel_stops_every_task(sge_cluster, bpy_python, tmp_path):
 
 def test_h_rt_kill_reads_as_a_timeout(sge_cluster, bpy_python, tmp_path):
     """A task killed at its h_rt is a timeout (with its limit named), not just "killed"."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["red"])
     job = _submit(bpy_python, scenes, tmp_path / "out", frames=2, gpus=0, setup=["sleep 120"],
                   h_rt="0:0:3")
     target = make_target(job.spec.target)
@@ -215,7 +203,7 @@ def test_h_rt_kill_reads_as_a_timeout(sge_cluster, bpy_python, tmp_path):
 def test_retry_of_scattered_tasks_runs_a_list(sge_cluster, bpy_python, tmp_path):
     """t0 and t2 fail once: their retry is one array job of two tasks that looks up its index
     in a list (Grid Engine arrays are ranges only), and the worker renders the right ones."""
-    scenes = _cubes(bpy_python, tmp_path / "scenes", ["red", "green", "blue"])
+    scenes = cubes(bpy_python, tmp_path / "scenes", ["red", "green", "blue"])
     fail_once = ('[ "$INDEX" = 1 ] || [ -e "$JOB_DIR/tried.$INDEX" ] || '
                  '{ touch "$JOB_DIR/tried.$INDEX"; exit 3; }')
     job = _submit(bpy_python, scenes, tmp_path / "out", frames=2, gpus=0, setup=[fail_once])
@@ -237,7 +225,7 @@ def test_submit_through_ssh_with_path_map(sge_cluster, sge_login, bpy_python, tm
     remote = tmp_path / "cluster mount"
     local.mkdir(parents=True)
     remote.symlink_to(local, target_is_directory=True)  # the same files, another mount point
-    scenes = _cubes(bpy_python, local / "scenes", ["blue"])
+    scenes = cubes(bpy_python, local / "scenes", ["blue"])
     for name in ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT"):
         monkeypatch.delenv(name)  # no Grid Engine here: every command must go through ssh
     job = _submit(bpy_python, scenes, local / "out", gpus=0, ssh="orbitfarm-sge-login",

@@ -82,27 +82,10 @@ install_packages() {
     ((rc == 0)) || cannot "apt-get failed (see ${TMPDIR:-/tmp}/orbitfarm-slurm-apt.log)"
 }
 
-# Alive = /proc/PID exists and is not a zombie (stopped daemons can linger unreaped).
-alive() {
-    local pid=$1 stat
-    [[ -n $pid && -r /proc/$pid/stat ]] || return 1
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
-
-gone() { ! alive "$1"; }
+# shellcheck source=../cluster_procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../cluster_procs.sh"  # alive, gone, wait_for
 
 pid_of() { [[ -s $STATE/$1.pid ]] && tr -dc '0-9' <"$STATE/$1.pid" || true; }
-
-wait_for() {  # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
 
 write_config() {
     mkdir -p "$STATE"/{ctld,spool,dev,munge}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from clusters import bring_down, bring_up, environ, free_port_base  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CLUSTER_SH = HERE / "cluster.sh"
@@ -54,56 +57,26 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _ports_free(base: int) -> bool:
-    for port in (base, base + 1, base + 3):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def _free_port_base() -> int:
-    for base in range(17000 + os.getpid() % 500 * 8, 30000, 8):
-        if _ports_free(base):
-            return base
-    raise RuntimeError("no free ports for the test cluster")
-
-
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[Cluster]:
     """Bring a SLURM cluster (with slurmrestd) up for the session; SLURM_CONF points at it."""
     state = Path(tempfile.mkdtemp(prefix="orbitfarm-slurm-test-"))
     state.chmod(0o755)  # munged refuses sockets below a 0700 directory
-    port = _free_port_base()
+    port = free_port_base(17000, 30000, step=8, offsets=(0, 1, 3))
     env = dict(os.environ, ORBITFARM_SLURM_DIR=str(state), ORBITFARM_SLURM_PORT=str(port),
                ORBITFARM_SLURM_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE),
                ORBITFARM_SLURM_MIN_JOB_AGE=str(MIN_JOB_AGE), ORBITFARM_SLURM_CPUS=str(CPUS),
                ORBITFARM_SLURM_REST="1", ORBITFARM_SLURM_SSH="1")
     started = time.monotonic()
-    proc = subprocess.run(["bash", str(CLUSTER_SH), "up"], env=env, capture_output=True,
-                          text=True, timeout=900)
-    if proc.returncode == 3:
-        pytest.skip(f"SLURM TESTS SKIPPED: this machine cannot run SLURM: "
-                    f"{proc.stderr.strip().splitlines()[-1]}")
-    if proc.returncode != 0:
-        subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True)
-        pytest.fail(f"the test SLURM cluster did not come up:\n{proc.stderr[-3000:]}")
+    bring_up(CLUSTER_SH, env, state, label="SLURM", what="SLURM cluster", timeout=900)
     conf = str(state / "slurm.conf")
     env["SLURM_CONF"] = conf
-    previous = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = conf  # the target's sbatch/squeue/scontrol inherit it
     print(f"\ntest SLURM cluster up in {time.monotonic() - started:.1f} s: {state}")
     try:
-        yield Cluster(state=state, conf=conf, rest_url=f"http://127.0.0.1:{port + 3}",
-                      max_array_size=MAX_ARRAY_SIZE, env=env)
+        with environ({"SLURM_CONF": conf}):  # the target's sbatch/squeue/scontrol inherit it
+            yield Cluster(state=state, conf=conf, rest_url=f"http://127.0.0.1:{port + 3}",
+                          max_array_size=MAX_ARRAY_SIZE, env=env)
     finally:
-        down = subprocess.run(["bash", str(CLUSTER_SH), "down"], env=env, capture_output=True,
-                              text=True, timeout=120)
-        if previous is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = previous
+        down = bring_down(CLUSTER_SH, env)
         assert down.returncode == 0, down.stderr
         shutil.rmtree(state, ignore_errors=True)
