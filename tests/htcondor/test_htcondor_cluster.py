@@ -79,7 +79,8 @@ def test_cluster_of_procs_renders_on_the_pool(condor_pool, bpy_python, shared_di
         seen = make_target(job.spec.target).poll(job, job.task_ids())
         if all(s.state == Phase.ENDED for s in seen.values()):
             break
-        assert all(s.state == Phase.RUNNING for s in seen.values()), seen
+        # Each proc leaves the queue for the history on its own: one may be there already.
+        assert all(s.state in (Phase.RUNNING, Phase.ENDED) for s in seen.values()), seen
         assert time.monotonic() < deadline, seen
         time.sleep(1)
     assert all(s.exit_code == 0 for s in seen.values()), seen
