@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from worker_helpers import TINY, folder_bytes, result, rgb, transforms
-
 from orbitfarm.submitter.model.settings import RenderSettings
+from worker_helpers import TINY, folder_bytes, result, rgb, transforms
 
 pytestmark = [pytest.mark.compat]
 
