@@ -17,7 +17,8 @@ Generate subjects with the same Python that renders them: Blender 4.2 cannot ope
 renderable geometry at the first frame, face count, texture path for "textured", ...).
 
 Kinds (see KINDS; params in brackets):
-- cube: a cube [size=2, location=(5,-3,2), color=(0.8,0,0), material="emission"|"diffuse"].
+- cube: a cube [size=2, location=(5,-3,2), color=(0.8,0,0), material="emission"|"diffuse",
+  lit=True (False: no world and no light: dark unless the worker lights it)].
   Emission strength 1 makes the rendered colour exactly `color` (linear) under Standard.
 - wall: a large vertical plane facing -Y [size=40, distance=5, color] at y=+distance, for
   analytic depth (the bbox centre is NOT at the origin, so centering moves it to y=0).
@@ -82,7 +83,7 @@ info = {"path": path, "kind": kind}
 world = bpy.data.worlds.new("World")
 world.color = (0.05, 0.05, 0.05)
 world.use_nodes = False
-scene.world = world
+scene.world = world if P.get("lit", True) else None  # lit=False: no world, no light at all
 
 
 def link(obj):
@@ -156,7 +157,7 @@ location = tuple(P.get("location", (5.0, -3.0, 2.0)))
 
 if kind == "cube":
     red(cube_obj("Cube", size, location), color, P.get("material", "emission"))
-    if P.get("material", "emission") != "emission":
+    if P.get("material", "emission") != "emission" and P.get("lit", True):
         add_light()
 elif kind == "wall":
     side, dist = float(P.get("size", 40.0)), float(P.get("distance", 5.0))

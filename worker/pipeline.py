@@ -16,11 +16,9 @@ from typing import Any
 
 import bpy
 
-from ..submitter.files.layout import DEPTH_DIR, RGB_DIR
 from ..submitter.formats import write_formats
 from ..submitter.formats.nerfstudio import CAMERA_MODEL, ORTHO_CAMERA_MODEL
 from ..submitter.model import views
-from ..submitter.model.looks import PASSES as PASS_NAMES
 from ..submitter.model.looks import pass_conventions, pass_folders, pass_keys
 from ..submitter.model.settings import RenderSettings
 from ..submitter.model.subject_formats import BLEND, subject_format
@@ -33,6 +31,7 @@ from .checks import FrameCheck, check_frame, subject_in_view
 from .evaluation import render_view_layer, show_what_renders
 from .gpu import DeviceError
 from .lighting import LightingError, apply_lighting
+from .lighting_claim import OtherLightingError, claim_lighting, frame_files
 from .missing import missing_files, missing_libraries
 from .normalize import normalize
 from .render import RenderError, pass_files, render_frame, setup
@@ -88,13 +87,12 @@ def _claim_settings(task: WorkerTask, subject: Subject) -> None:
     a kill -9.
     """
     base = _base_result(task, subject)
+    if read_result(subject.out).get("settings_hash") == base["settings_hash"]:
+        return  # nothing to claim; written later, once the lighting is claimed too
 
     def change(data: dict[str, Any]) -> None:
         if data.get("settings_hash") != base["settings_hash"]:
-            folders = [(RGB_DIR, ".png"), (DEPTH_DIR, ".exr"),
-                       *pass_folders(list(PASS_NAMES))]
-            stale = [p for folder, ext in folders
-                     for p in (Path(subject.out) / folder).glob("[0-9]*" + ext)]
+            stale = frame_files(subject.out)
             if stale and not task.force:
                 raise OtherSettingsError(
                     f"{subject.out} already holds {len(stale)} frame file(s) rendered with other "
@@ -191,7 +189,7 @@ def render_subject(task: WorkerTask, subject: Subject, progress: Progress) -> st
         reason = f"internal error: {type(err).__name__}: {err}"
     log(f"subject {subject.name}: FAILED: {reason}")
     progress(subject.name, status="failed", reason=reason, warnings=len(warnings))
-    if isinstance(exc, OtherSettingsError):
+    if isinstance(exc, (OtherSettingsError, OtherLightingError)):
         return "failed"  # result.json still describes the frames that are there
     try:
         return _finish(task, subject, "failed", reason, warnings)
@@ -206,10 +204,9 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     out = subject.out
     Path(out).mkdir(parents=True, exist_ok=True)
     # Decide first: nothing in the folder changes (transforms.json included) unless it holds
-    # frames of these settings only, or --force cleared the others (issue 16 item 1).
+    # frames of these settings only, or --force cleared the others (issue 16 item 1), and
+    # (claim_lighting, once the scene is loaded) of the lighting these settings resolve to.
     _claim_settings(task, subject)
-    for orphan in remove_orphans(out):
-        log(f"subject {subject.name}: removed {orphan.name}/ of a worker that is gone")
     scene, imported = load_subject(subject.blend)
     warnings += missing_files() + imported.warnings
     view_layer = render_view_layer(scene)
@@ -260,6 +257,9 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     bound = orbit.bounding_radius(*box)
 
     lighting = apply_lighting(scene, settings, log)
+    claim_lighting(out, lighting, task.force)  # what `auto` resolves to may have changed
+    for orphan in remove_orphans(out):
+        log(f"subject {subject.name}: removed {orphan.name}/ of a worker that is gone")
     tmp_dir = scratch_dir(out)
     x, y, z = original_center
     rs = setup(scene, settings, bound, tmp_dir, log, center=(x, y, z), view_layer=view_layer)

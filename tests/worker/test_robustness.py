@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from worker_helpers import TINY, depth, result
+from worker_helpers import TINY, depth, folder_bytes, result
 
 pytestmark = pytest.mark.render
 
@@ -151,11 +151,6 @@ def test_frame_failing_its_check_is_retried_once_then_fails(tmp_path, bpy_python
     assert not list((tmp_path / "out" / "ghost").glob(".tmp-*"))
 
 
-def _snapshot(folder):
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.mark.compat
 def test_a_refused_rerun_changes_nothing_and_dead_workers_scratch_is_removed(
         tmp_path, bpy_python, subjects, render):
@@ -181,10 +176,10 @@ def test_a_refused_rerun_changes_nothing_and_dead_workers_scratch_is_removed(
         scratch.mkdir()
         (scratch / "0001-rgb.png").write_bytes(b"half a frame")
     os.utime(old, (1, 1))
-    before = _snapshot(folder)
+    before = folder_bytes(folder)
     code, log = render([info["path"]], out, "--frames", "8", *TINY)
     assert code != 0 and "rendered with other settings" in log
-    assert _snapshot(folder) == before  # transforms.json, result.json, frames: all as they were
+    assert folder_bytes(folder) == before  # transforms.json, result.json, frames: all as they were
     assert len(json.loads((folder / "transforms.json").read_text())["frames"]) == 4
     code, log = render([info["path"]], out, "--frames", "4", *TINY)
     assert code == 0 and "0 of 4 frames to render" in log

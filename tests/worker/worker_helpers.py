@@ -26,3 +26,10 @@ def depth(out_dir, frame: int):
 
 def rgb(out_dir, frame: int):
     return read_png(Path(out_dir) / "rgb" / f"{frame:04d}.png").array
+
+
+def folder_bytes(folder) -> dict:
+    """Every file of a folder and its bytes: to assert that a refused run changed nothing."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
