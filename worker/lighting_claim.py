@@ -41,7 +41,7 @@ def lit_with(record: dict[str, Any] | None) -> dict[str, Any]:
         return dict(UNRECORDED)
     # Through JSON: a record just made compares equal to the same one read back.
     return json.loads(json.dumps({k: v for k, v in record.items()
-                                  if k not in ("requested", "reason")}))
+                                  if k not in ("requested", "reason")}, allow_nan=False))
 
 
 def claim_lighting(out: str | Path, lighting: dict[str, Any], force: bool) -> None:
