@@ -6,7 +6,8 @@ subject would crash every retry, so the subjects after it would never render. Th
 each subject `rendering` in the task state before it loads it; a new attempt that finds its
 previous attempt ended without a final state (or with one the submitter wrote for it) while a
 subject was still `rendering` fails that subject with a one-line reason and goes on with the
-others. A subject failed this way stays failed on every later attempt of the task (`crashed`
+others. Not blamed: a cancel, a lost node, or a stop from outside (SIGTERM, SIGKILL, SIGINT,
+SIGHUP: preemption, time limits), which any subject could have met. A subject failed this way stays failed on every later attempt of the task (`crashed`
 lists the attempts it killed), so it never runs again. Plain Python (worker and submitter).
 """
 
@@ -17,6 +18,8 @@ from typing import Any
 
 from ..model.states import SubjectStatus, TaskState
 
+# Deaths the subject did not cause; also as shell exit codes 128 + N.
+STOPPED_FROM_OUTSIDE = frozenset({signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGHUP})
 IN_PROGRESS = "rendering"  # the status the worker records before loading a subject
 CRASHED = "crashed"  # entry field: the attempts this subject killed
 
@@ -40,15 +43,22 @@ def how_it_ended(exit_code: Any) -> str:
     return f"exit code {exit_code}"
 
 
+def stopped_from_outside(exit_code: Any) -> bool:
+    """The process ended by a signal someone else sent (not a crash of its own)."""
+    if not isinstance(exit_code, int) or exit_code == 0:
+        return False
+    number = -exit_code if exit_code < 0 else exit_code - 128
+    return number in STOPPED_FROM_OUTSIDE
+
+
 def crashed_subjects(state: dict[str, Any], attempt: int) -> dict[str, dict[str, Any]]:
     """Subject entries (failed, with reason and `crashed`) to start attempt `attempt` with.
 
     `state` is the task's state file as the new attempt finds it.
     """
     last = previous_attempt(state)
-    if last.get("state") == TaskState.CANCELLED:  # stopped by the user, not by the subject
-        return {}
-    died = last.get("state") in (TaskState.RUNNING, TaskState.FAILED, TaskState.LOST)
+    died = (last.get("state") in (TaskState.RUNNING, TaskState.FAILED)
+            and not stopped_from_outside(last.get("exit_code")))
     ended = how_it_ended(last.get("exit_code"))
     failed: dict[str, dict[str, Any]] = {}
     for name, entry in (last.get("subjects") or {}).items():

@@ -12,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests: subjects.py, render_checks
 import subjects  # noqa: E402
-from render_checks import check_cube  # noqa: E402
 from orbitfarm.submitter import jobs  # noqa: E402
 from orbitfarm.submitter.files.atomic import read_json  # noqa: E402
 from orbitfarm.submitter.model.settings import RenderSettings  # noqa: E402
+from render_checks import check_cube  # noqa: E402
 
 pytestmark = [pytest.mark.render, pytest.mark.compat]
 
