@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests: subjects.
 import subjects  # noqa: E402
 from orbitfarm.submitter import jobs  # noqa: E402
 from orbitfarm.submitter.files.atomic import read_json  # noqa: E402
+from orbitfarm.submitter.jobs.preflight import PreflightReport  # noqa: E402
 from orbitfarm.submitter.model.settings import RenderSettings  # noqa: E402
 from render_checks import check_cube  # noqa: E402
 
@@ -79,6 +80,8 @@ def test_a_subject_that_kills_the_worker_fails_alone(tmp_path, bpy_python):
     job = jobs.submit(jobs.SubmitRequest(
         files=[str(src / "a_red.blend"), str(crashing), str(src / "c_blue.blend")],
         out=str(out), job_dir=str(tmp_path / "job"), group=3, pack=False,
+        # Preflight (blender-asset-tracer) is not in the compat venvs, nor what is tested here.
+        preflight=PreflightReport(problems=[], dependencies={}, unreadable=[]),
         settings=RenderSettings(**TINY)))
     assert len(job.task_ids()) == 1
     task_id = job.task_ids()[0]
