@@ -22,6 +22,7 @@ import threading
 import traceback
 from typing import Any, NoReturn
 
+from ..submitter.files.crashed_subjects import CRASHED, IN_PROGRESS
 from ..submitter.model.states import TaskState, WorkerExit
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_TASK = WorkerExit.OK, WorkerExit.FAILED, WorkerExit.BAD_TASK
@@ -121,6 +122,12 @@ def run(argv: list[str]) -> int:
     watchdog = Watchdog(task.subject_timeout, timed_out)
     statuses: list[str] = []
     for subject in task.subjects:
+        if writer and _failed_by_crash(writer, subject):
+            statuses.append("failed")
+            continue
+        # Before loading it: if this process dies in Blender's C code, the next attempt reads
+        # which subject killed it (submitter/files/crashed_subjects.py).
+        progress(subject.name, status=IN_PROGRESS)
         watchdog.start(subject)
         statuses.append(render_subject(task, subject, progress))
         watchdog.stop()
@@ -132,6 +139,23 @@ def run(argv: list[str]) -> int:
     if writer:
         writer.finish(final_state_for(statuses), code, reason)
     return code
+
+
+def _failed_by_crash(writer: Any, subject: Any) -> bool:
+    """Record (log, result.json) the failure of a subject that killed an earlier attempt."""
+    from ..submitter.files.result import mark_failed
+    from .pipeline import log
+    from .scratch import remove_orphans
+
+    entry = writer.data["subjects"].get(subject.name) or {}
+    if not entry.get(CRASHED):
+        return False
+    reason = entry["reason"]
+    log(f"subject {subject.name}: FAILED: {reason}")
+    remove_orphans(subject.out)  # the dead process's unpublished frames
+    mark_failed(subject.out, reason, subject=subject.name, blend=subject.blend)
+    writer.subject(subject.name)  # written now, not at the next heartbeat
+    return True
 
 
 def entry(argv: list[str]) -> NoReturn:

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from ..model.states import FINAL_STATES, SubjectStatus, TaskState
 from .atomic import atomic_write_json, read_json
+from .crashed_subjects import crashed_subjects
 from .layout import MARKER_DIR, STATE_LOCK
 from .locks import flocked
 
@@ -269,6 +270,8 @@ class TaskStateWriter:
             "frames_total": 0,
             "subjects": {},
         }
+        # Subjects that killed an earlier attempt are failed from the start (never run again).
+        data["subjects"] = crashed_subjects(previous, data["attempt"])
         # Keep fields the submitter owns (e.g. the scheduler id of this attempt).
         for key in ("native_id", "submitted"):
             if key in previous:
