@@ -44,9 +44,10 @@ def cube_formats(tmp_path_factory):
 
 
 def pytest_ignore_collect(collection_path, config):
-    """The compat venvs (bpy 4.2 / 5.0, run with `-m compat`) have no OpenCV or pycolmap: they
-    run only the compat tests here; in the main venv a missing reader fails loudly instead."""
+    """The compat venvs (bpy 4.2 / 5.0 / 5.3, run with `-m compat`) lack some consumers' readers
+    (pycolmap; OpenCV came later for the turntable movie): they run only the compat tests here;
+    in the main venv a missing reader fails loudly instead."""
     import importlib.util
 
     return ("compat" in (config.option.markexpr or "") and collection_path.name in USES_READERS
-            and importlib.util.find_spec("cv2") is None)
+            and any(importlib.util.find_spec(m) is None for m in ("cv2", "pycolmap")))
