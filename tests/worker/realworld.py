@@ -519,10 +519,11 @@ def build(python: str, folder: str | os.PathLike[str], kinds: tuple[str, ...] = 
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="orbitfarm-realworld-"))
-    job = json.dumps({"folder": str(folder), "kinds": list(kinds)})
-    proc = subprocess.run([python, "-c", _SCRIPT, job], capture_output=True, text=True,
-                          env=env, timeout=600)
+    with tempfile.TemporaryDirectory(prefix="orbitfarm-realworld-") as user_dir:
+        env.setdefault("BLENDER_USER_RESOURCES", user_dir)  # removed again when built
+        job = json.dumps({"folder": str(folder), "kinds": list(kinds)})
+        proc = subprocess.run([python, "-c", _SCRIPT, job], capture_output=True, text=True,
+                              env=env, timeout=600)
     for line in proc.stdout.splitlines():
         if line.startswith("REALWORLD-INFO "):
             info = json.loads(line[len("REALWORLD-INFO "):])
