@@ -3,8 +3,9 @@ an empty scene between them) vs one worker process per subject (the Objaverse-sc
 
 Overhead per subject = (wall time - Blender's own render time) / subjects, both ways measured
 in one run. Subjects: small meshes in four formats (.glb, .obj, .ply, .stl) made by Blender's
-exporters; 12 views at 256x256, 4 samples, CPU (few samples stand in for a GPU's speed, where
-start-up dominates). Run: python bench/run.py (or this file) with a Python that has bpy.
+exporters (`--kinds blend`: the same spheres saved as .blend files, for comparison); 12 views
+at 256x256, 4 samples, CPU (few samples stand in for a GPU's speed, where start-up dominates).
+Run: python bench/run.py (or this file) with a Python that has bpy.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from orbitfarm.submitter.model.task import Subject, WorkerTask  # noqa: E402
 
 MAKE = r'''
 import bpy, sys, os
-out, n = sys.argv[-2], int(sys.argv[-1])
-exporters = [("glb", lambda p: bpy.ops.export_scene.gltf(filepath=p)),
-             ("obj", lambda p: bpy.ops.wm.obj_export(filepath=p)),
-             ("ply", lambda p: bpy.ops.wm.ply_export(filepath=p)),
-             ("stl", lambda p: bpy.ops.wm.stl_export(filepath=p))]
+out, n, kinds = sys.argv[-3], int(sys.argv[-2]), sys.argv[-1].split(",")
+known = {"glb": lambda p: bpy.ops.export_scene.gltf(filepath=p),
+         "obj": lambda p: bpy.ops.wm.obj_export(filepath=p),
+         "ply": lambda p: bpy.ops.wm.ply_export(filepath=p),
+         "stl": lambda p: bpy.ops.wm.stl_export(filepath=p),
+         "blend": lambda p: bpy.ops.wm.save_as_mainfile(filepath=p)}
+exporters = [(k, known[k]) for k in kinds]
 for i in range(n):
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     bpy.ops.mesh.primitive_uv_sphere_add(segments=32 + i % 8, ring_count=16, location=(i, 0, 0))
@@ -42,11 +45,14 @@ for i in range(n):
 '''
 
 
-def _subjects(python: str, folder: Path, n: int) -> list[Path]:
+KINDS = ("glb", "obj", "ply", "stl", "blend")
+
+
+def _subjects(python: str, folder: Path, n: int, kinds: str = "glb,obj,ply,stl") -> list[Path]:
     folder.mkdir(parents=True)
-    subprocess.run([python, "-c", MAKE, "--", str(folder), str(n)], check=True,
+    subprocess.run([python, "-c", MAKE, "--", str(folder), str(n), kinds], check=True,
                    capture_output=True)
-    return sorted(p for p in folder.iterdir() if p.suffix != ".mtl")
+    return sorted(p for p in folder.iterdir() if p.suffix[1:] in KINDS)
 
 
 def _render_seconds(outs: list[Path]) -> tuple[float, dict[str, float]]:
@@ -70,8 +76,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--views", type=int, default=12)
     p.add_argument("--resolution", type=int, default=256)
     p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--kinds", default="glb,obj,ply,stl",
+                   help=f"subject files made in turn, among {','.join(KINDS)} (blend: the same "
+                   "sphere saved as a .blend, for comparison)")
     p.add_argument("--python", default=sys.executable, help="a Python with bpy")
     args = p.parse_args(argv)
+    unknown = set(args.kinds.split(",")) - set(KINDS)
+    if unknown:
+        p.error(f"--kinds: unknown {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
     tmp = Path(tempfile.mkdtemp(prefix="orbitfarm-meshbench-"))
     try:
         return _run(args, tmp)
@@ -83,9 +95,10 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     runtime = Runtime("python", args.python)
     settings = RenderSettings(frames=args.views, width=args.resolution, height=args.resolution,
                               samples=args.samples, device="cpu")
-    files = _subjects(args.python, tmp / "in", args.subjects)
+    files = _subjects(args.python, tmp / "in", args.subjects, args.kinds)
     n = len(files)
-    print(f"{n} small mesh subjects (.glb/.obj/.ply/.stl), {args.views} views at "
+    kinds = "/".join(f".{k}" for k in args.kinds.split(","))
+    print(f"{n} small subjects ({kinds}), {args.views} views at "
           f"{args.resolution}x{args.resolution}, {args.samples} samples, CPU", flush=True)
 
     def subjects(way: str) -> list[Subject]:

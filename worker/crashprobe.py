@@ -11,7 +11,9 @@ output goes to a temporary file whose last line is quoted in the reason. Linux o
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -20,6 +22,7 @@ import warnings
 from collections.abc import Callable
 
 PROBE_LIMIT_SECONDS = 120.0
+CRASH_SIGNALS = (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)
 
 
 def crash_reason(run_import: Callable[[], object], label: str,
@@ -38,6 +41,11 @@ def crash_reason(run_import: Callable[[], object], label: str,
             try:
                 os.dup2(output.fileno(), 1)
                 os.dup2(output.fileno(), 2)
+                # Crash handlers (Python's faulthandler, glog's in libraries some builds load)
+                # print stack dumps that would bury the importer's last words: die plainly.
+                faulthandler.disable()
+                for sig in CRASH_SIGNALS:
+                    signal.signal(sig, signal.SIG_DFL)
                 run_import()
             except BaseException:
                 code = 3
@@ -55,6 +63,22 @@ def crash_reason(run_import: Callable[[], object], label: str,
 
 def _wait(pid: int, limit: float) -> int | None:
     """The child's wait status; None when it ran past `limit` (then it is killed)."""
+    try:  # Linux 5.3+: wake the moment the child ends (an import takes milliseconds)
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return _poll_wait(pid, limit)
+    try:
+        ended = select.select([fd], [], [], limit)[0]
+    finally:
+        os.close(fd)
+    if not ended:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return None
+    return os.waitpid(pid, 0)[1]
+
+
+def _poll_wait(pid: int, limit: float) -> int | None:
     deadline = time.monotonic() + limit
     delay = 0.002
     while True:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -17,10 +18,12 @@ from typing import Any
 import bpy
 
 from ..submitter.formats import write_formats
+from ..submitter.formats.cameras import depth16_rel
+from ..submitter.formats.depth16 import depth_exr_to_png16, too_far_warnings
 from ..submitter.formats.nerfstudio import CAMERA_MODEL, ORTHO_CAMERA_MODEL
 from ..submitter.model import views
 from ..submitter.model.looks import pass_conventions, pass_folders, pass_keys
-from ..submitter.model.settings import RenderSettings
+from ..submitter.model.settings import ALWAYS_FORMATS, RenderSettings
 from ..submitter.model.subject_formats import BLEND, subject_format
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
@@ -317,10 +320,17 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     last_write = 0.0
     total = len(mine)
     base_done = total - len(todo)
-    # Each frame's check (decode PNG/EXR, look at the depth) runs on a thread while Blender
-    # renders the next frame (the render releases the GIL), so it costs almost no wall time.
-    # The thread only reads files: bpy is never touched off the main thread.
+    # Each frame's check (decode PNG/EXR, look at the depth), its 16-bit depth PNG and the
+    # result.json updates run on a thread while Blender renders the next frame (the render
+    # releases the GIL): on a GPU node they cost no wall time, and many small subjects in one
+    # --group are not slowed by them. One thread, so its jobs run in the order given; it only
+    # touches files: bpy is never used off the main thread.
     checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orbitfarm-check")
+    records: list[Future[None]] = []
+    depth16 = settings.poses and settings.depth and "depth16" in (*ALWAYS_FORMATS,
+                                                                  *settings.formats)
+    too_far: dict[int, int] = {}  # frame -> depth pixels beyond the 16-bit PNG's range
+    made: set[Path] = set()  # output folders known to exist
 
     def render_parked(k: int) -> tuple[Path | None, Path | None, dict[str, Path]]:
         """Render orbit frame k into temp files of its own (the next render reuses the names)."""
@@ -332,30 +342,41 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             raise RenderError(f"frame {k}: Blender wrote no {', '.join(missing)} pass file")
         return _park(rgb_tmp, k), _park(depth_tmp, k), extra  # type: ignore[return-value]
 
-    def check(k: int, files: tuple[Path | None, Path | None, Any]) -> Future[FrameCheck]:
-        return checker.submit(check_frame, files[0], files[1], settings.width, settings.height,
-                              subject_in_view(box[0], box[1], poses[k], rs.intrinsics))
+    def check(k: int, files: tuple[Path | None, Path | None, Any]) -> Future[Checked]:
+        return checker.submit(_check_and_derive, k, files[0], files[1], settings.width,
+                              settings.height,
+                              subject_in_view(box[0], box[1], poses[k], rs.intrinsics), depth16)
+
+    def record(frames: dict[str, dict[str, Any]], done: int, scene_warnings: list[str]) -> None:
+        _record_frames(task, subject, frames, common, scene_warnings)
+        progress(subject.name, status="rendering", frames_done=done, frames_total=total)
 
     def settle(i: int, k: int, files: tuple[Path | None, Path | None, dict[str, Path]],
-               verdict: Future[FrameCheck], render_wall: float, render_s: float) -> None:
+               verdict: Future[Checked], render_wall: float, render_s: float) -> None:
         """Frame k's check verdict; one re-render if it failed; then publish it by rename."""
         nonlocal done_now, last_write
         t0 = time.perf_counter()
-        checked = verdict.result()
+        checked, png16, far = verdict.result()
         if checked.problem is not None:  # a frame that fails its check is rendered once more
             log(f"subject {subject.name}: frame {k} failed its check: {checked.problem}")
             files = render_parked(k)
-            checked = check(k, files).result()
+            checked, png16, far = check(k, files).result()
             if checked.problem is not None:
                 log(f"subject {subject.name}: frame {k} failed its check: {checked.problem}")
                 raise SubjectError(f"frame {k} failed its check twice: {checked.problem}")
         published = [(files[0], rgb_path(out, k)), (files[1], depth_path(out, k))] + [
             (files[2][folder], pass_path(out, folder, ext, k))
             for folder, ext in pass_folders(settings.passes)]
+        # After the EXR it comes from, so write_formats finds it up to date (depth16.py).
+        published.append((png16, Path(out) / depth16_rel(k)))
         for tmp, final in published:
             if tmp is not None:
-                final.parent.mkdir(exist_ok=True)
+                if final.parent not in made:
+                    final.parent.mkdir(exist_ok=True)
+                    made.add(final.parent)
                 os.replace(tmp, final)
+        if far:
+            too_far[k] = far
         seconds = render_wall + time.perf_counter() - t0
         done_now[frame_name(k)] = {"seconds": round(seconds, 4),
                                    "render_seconds": round(render_s, 4),
@@ -366,11 +387,13 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
         now = time.perf_counter()
         if now - last_write >= 1.0 or i == len(todo):
             last_write = now
-            _record_frames(task, subject, done_now, common, warnings)
+            records.append(checker.submit(record, done_now, base_done + i, list(warnings)))
             done_now = {}
-            progress(subject.name, status="rendering", frames_done=base_done + i,
-                     frames_total=total)
 
+    # Between renders this thread makes many short system calls, each of which gives up the
+    # GIL; with the default 5 ms switch interval each would wait out the checker's turn.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
     try:
         pending: tuple | None = None  # the previous frame, rendered, its check under way
         for i, k in enumerate(todo, 1):
@@ -380,21 +403,27 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
             files = render_parked(k)
             render_wall = time.perf_counter() - t0
             render_s = rs.render_seconds[-1] if rs.render_seconds else render_wall
-            verdict = check(k, files)
-            if pending is not None:
-                settle(*pending)
-            pending = (i, k, files, verdict, render_wall, render_s)
+            if pending is not None:  # first: its check ran while this frame rendered, and
+                settle(*pending)     # the thread is idle, so the two never wait for the GIL
+            pending = (i, k, files, check(k, files), render_wall, render_s)
         if pending is not None:
             settle(*pending)
     finally:
-        checker.shutdown(wait=True, cancel_futures=True)
+        sys.setswitchinterval(switch_interval)
+        # Pending records still run (their frames are published); pending checks are harmless.
+        checker.shutdown(wait=True)
         shutil.rmtree(tmp_dir, ignore_errors=True)  # unpublished frames never reach rgb/, depth/
         if done_now:
             _record_frames(task, subject, done_now, common, warnings)
+    for written in records:
+        written.result()  # a record that could not be written (disk full) fails the subject
     # Dataset formats (submitter/formats/), once every frame of the subject is in place.
+    dataset_warnings = too_far_warnings(too_far)
     if settings.poses and _count_done(task, subject) == len(all_frames):
-        for warning in write_formats(out, settings.formats, settings.holdout):
-            log(f"subject {subject.name}: warning: {warning}")
+        dataset_warnings += write_formats(out, settings.formats, settings.holdout)
+    for warning in dataset_warnings:  # in result.json too: a depth16 pixel lost is never silent
+        log(f"subject {subject.name}: warning: {warning}")
+    warnings += dataset_warnings
     if settings.video and settings.rgb and _count_done(task, subject) == len(all_frames):
         notes = write_video(out, settings.video, [rgb_path(out, k) for k in all_frames])
         warnings += notes
@@ -426,6 +455,19 @@ def _park(path: Path | None, frame: int) -> Path | None:
     parked = path.with_name(f"{frame:04d}-{path.name}")
     os.replace(path, parked)
     return parked
+
+
+Checked = tuple[FrameCheck, Path | None, int]  # verdict, parked depth16 PNG, pixels too far
+
+
+def _check_and_derive(k: int, rgb: Path | None, depth: Path | None, width: int, height: int,
+                      expect_subject: bool, depth16: bool) -> Checked:
+    """Frame k's check; for a good frame with depth, its depth16 PNG parked beside the EXR."""
+    checked = check_frame(rgb, depth, width, height, expect_subject)
+    if checked.problem is not None or not depth16 or depth is None:
+        return checked, None, 0
+    png = depth.with_name(f"{k:04d}-depth16.png")
+    return checked, png, depth_exr_to_png16(depth, png)
 
 
 def _record_frames(task: WorkerTask, subject: Subject, frames: dict[str, dict[str, Any]],

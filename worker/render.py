@@ -13,6 +13,7 @@ the render result, depth from the same render's Depth pass through a compositor 
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,10 @@ def setup(scene: Any, settings: RenderSettings, bound_radius: float, tmp_dir: Pa
     cam = _add_camera(scene)
     intr, radius = configure_camera(cam, settings, bound_radius)  # lens, radius, clip range
 
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    # Empty at the start: each render's files are renamed away (parked) right after it, so a
+    # file found under a temp name after a render is that render's (render_frame relies on it).
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir(parents=True)
     comp = passes.build(scene, view_layer, settings, cam.data.clip_end, str(tmp_dir))
     pattern = comp.depth_pattern
     setup_ = RenderSetup(scene, cam, intr, radius, tmp_dir, pattern, device,
@@ -185,9 +189,6 @@ def render_frame(rs: RenderSetup, pose: orbit.Matrix4, want_rgb: bool) -> tuple[
     rgb_tmp = rs.tmp_dir / "rgb.png" if want_rgb else None
     depth_tmp = (rs.tmp_dir / rs.depth_pattern.format(frame=rs.scene.frame_current)
                  if rs.depth_pattern else None)
-    for stale in (rgb_tmp, depth_tmp, *pass_files(rs).values()):
-        if stale is not None and stale.exists():
-            stale.unlink()
     if rgb_tmp is not None:
         rs.scene.render.filepath = str(rgb_tmp)
     try:

@@ -62,6 +62,11 @@ def write_depth16(subject_dir: str | Path, cams: Cameras) -> list[str]:
         far = depth_exr_to_png16(exr, png)
         if far:
             too_far[view.frame] = far
+    return too_far_warnings(too_far)
+
+
+def too_far_warnings(too_far: dict[int, int]) -> list[str]:
+    """The warning for {frame: hit pixels beyond 65.535 units} (none when there are none)."""
     if not too_far:
         return []
     frames = sorted(too_far)

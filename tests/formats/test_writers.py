@@ -167,18 +167,56 @@ def test_worker_writes_formats_when_the_last_chunk_ends(tmp_path):
     out = tmp_path / "out"
     settings = RenderSettings(frames=4, width=48, height=36, samples=1, formats=["opencv"])
     runtime = Runtime("python", sys.executable)
+    done: list[str] = []
     for chunk, formats_written in (([1, 2], False), ([3, 4], True)):
         task = WorkerTask(settings=settings, subjects=[Subject(info["path"], str(out))],
                           frames=chunk)
         assert run_worker(runtime, task, echo=False) == 0
         assert (out / "opencv_cameras.json").is_file() is formats_written
-        assert (out / "depth16").is_dir() is formats_written
+        # Each frame's 16-bit depth PNG is made beside its check, as the frame is published,
+        # and is what the writer makes from the EXR afterwards (write_formats keeps it).
+        done += [f"{k:04d}.png" for k in chunk]
+        assert sorted(p.name for p in (out / "depth16").iterdir()) == done
+        for k in chunk:
+            depth16.depth_exr_to_png16(out / "depth" / f"{k:04d}.exr", tmp_path / "again.png")
+            assert (tmp_path / "again.png").read_bytes() == \
+                (out / "depth16" / f"{k:04d}.png").read_bytes()
         # every published depth EXR already has the OpenCV-readable channel name
         for exr in (out / "depth").iterdir():
             assert imageio.read_depth_exr(exr).channel_names == ["Y"]
     views = json.loads((out / "opencv_cameras.json").read_text())["views"]
     assert [v["frame"] for v in views] == [1, 2, 3, 4]
     assert json.loads((out / "transforms.json").read_text())["camera_model"] == "OPENCV"
+
+
+@pytest.mark.render
+def test_depth_beyond_the_16_bit_range_is_a_recorded_warning(tmp_path):
+    """A 200-unit cube is seen from farther than 65.535 units: its depth16 PNGs can only say
+    "unknown" (0), and result.json says so; the EXRs keep the real depth."""
+    import subjects
+    from orbitfarm.submitter.launch.local import run_worker
+    from orbitfarm.submitter.launch.runtime import Runtime
+    from orbitfarm.submitter.model.task import Subject, WorkerTask
+
+    info = subjects.make_subject(sys.executable, tmp_path / "big.blend", "cube", size=200.0)
+    out = tmp_path / "out"
+    settings = RenderSettings(frames=2, width=32, height=24, samples=1)
+    task = WorkerTask(settings=settings, subjects=[Subject(info["path"], str(out))])
+    assert run_worker(Runtime("python", sys.executable), task, echo=False) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "rendered"
+    hits = 0
+    for k in (1, 2):
+        exr = imageio.read_depth_exr(out / "depth" / f"{k:04d}.exr")
+        depth = np.asarray(exr.depth, dtype=np.float64)
+        hit = depth < 1e9
+        assert hit.any() and (depth[hit] > 65.535).all()
+        hits += int(hit.sum())
+        mm = cv2.imread(str(out / "depth16" / f"{k:04d}.png"), cv2.IMREAD_ANYDEPTH)
+        assert mm.dtype == np.uint16 and not mm.any()
+    warned = [w for w in result["warnings"] if w.startswith("depth16:")]
+    assert warned == [f"depth16: {hits} pixel(s) in 2 frame(s) (first: 1) are farther than "
+                      "65.535 scene units and were written as 0 (unknown); the EXRs hold them"]
 
 
 def test_colmap_points_from_a_subset_of_views(cube_formats, tmp_path, monkeypatch):
