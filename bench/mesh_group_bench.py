@@ -61,9 +61,10 @@ def _render_seconds(outs: list[Path]) -> tuple[float, dict[str, float]]:
     for out in outs:
         res = read_json(out / "result.json")
         assert res["status"] == "rendered", (out, res.get("reason"))
-        render += sum(f["render_seconds"] for f in res["frames"].values())
         timing = res["timing"]
-        parts["import"].append(res["import_seconds"])
+        render += sum(f["render_seconds"] for f in res["frames"].values())
+        # A .blend is opened, not imported: its whole load (open, checks) stands in.
+        parts["import"].append(res.get("import_seconds", timing["load_seconds"]))
         parts["animation check"].append(timing["animation_check_seconds"])
         parts["set-up"].append(timing["ready_seconds"] - timing["load_seconds"]
                                - timing["animation_check_seconds"])
