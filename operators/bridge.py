@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import bpy
 
 from .. import __package__ as base_package
-from ..submitter.model.looks import PASSES, background_srgb, hdri_file
+from ..submitter.model.looks import (
+    HDRI_PREFIX,
+    PASSES,
+    absolute_hdri,
+    background_srgb,
+    hdri_file,
+)
 from ..submitter.model.settings import FORMATS, RenderSettings, SettingsError
 
 ONLINE_HINT = (
@@ -105,7 +111,9 @@ def settings_from_props(props: Any) -> RenderSettings:
 
 def _looks_from_props(props: Any) -> dict[str, Any]:
     """Lighting, background, passes and video settings from the panel's properties."""
-    lighting = props.lighting if props.lighting != "hdri" else f"hdri:{props.hdri_path}"
+    lighting = props.lighting
+    if lighting == "hdri":  # Blender's file browser gives "//" paths, relative to the .blend
+        lighting = absolute_hdri(f"{HDRI_PREFIX}{bpy.path.abspath(props.hdri_path)}")
     background = props.background
     if background == "colour":
         background = "#" + "".join(f"{round(c * 255):02x}" for c in props.background_colour)

@@ -18,13 +18,12 @@ multi-view dataset needs. What was used is returned for result.json.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import bpy
 from mathutils import Vector
 
-from ..submitter.model.looks import hdri_file
+from ..submitter.model.looks import HDRI_PREFIX, hdri_file, hdri_problem
 from ..submitter.model.settings import RenderSettings
 
 RIG_PREFIX = "orbitfarm_"
@@ -96,8 +95,9 @@ def _grey_world(scene: Any, name: str, grey: float, strength: float) -> None:
 
 
 def _hdri_world(scene: Any, path: str, strength: float) -> None:
-    if not os.path.isfile(path):
-        raise LightingError(f"--lighting hdri:{path}: no such file")
+    problem = hdri_problem(HDRI_PREFIX + path)
+    if problem:
+        raise LightingError(problem)
     try:
         image = bpy.data.images.load(path, check_existing=True)
     except RuntimeError as exc:

@@ -9,7 +9,7 @@ import argparse
 import re
 from typing import Any
 
-from ..model.looks import PASSES, VIDEO_FORMATS
+from ..model.looks import PASSES, VIDEO_FORMATS, absolute_hdri, hdri_problem
 from ..model.settings import (
     ALWAYS_FORMATS,
     DEVICES,
@@ -17,6 +17,7 @@ from ..model.settings import (
     FORMATS,
     NORMALIZE_MODES,
     RenderSettings,
+    SettingsError,
 )
 from ..model.views import LAYOUTS, SAMPLINGS
 
@@ -187,12 +188,17 @@ def add_format_options(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> RenderSettings:
     """RenderSettings from parsed add_render_options() arguments (raises SettingsError)."""
     width, height = args.resolution
-    return RenderSettings(
+    settings = RenderSettings(
         frames=args.frames, frame_range=args.frame_range, width=width, height=height,
         radius=args.radius, elevation=args.elevation, engine=args.engine, samples=args.samples,
         device=args.device, rgb=args.rgb, depth=args.depth, poses=args.poses,
         transparent=args.transparent, formats=list(dict.fromkeys(args.formats or [])),
         holdout=args.holdout, normalize=args.normalize, **view_settings_from_args(args),
-        lighting=args.lighting, light_strength=args.light_strength, background=args.background,
-        passes=[p for p in PASSES if p in (args.passes or [])], video=args.video,
+        lighting=absolute_hdri(args.lighting), light_strength=args.light_strength,
+        background=args.background, passes=[p for p in PASSES if p in (args.passes or [])],
+        video=args.video,
     ).validate()
+    problem = hdri_problem(settings.lighting)
+    if problem:  # before any subject: each would fail with it
+        raise SettingsError(problem)
+    return settings

@@ -22,6 +22,7 @@ from ..files.atomic import atomic_write_json
 from ..files.jobdir import JobDir, copy_code, new_job_id
 from ..launch.runtime import package_dir
 from ..model.jobspec import JobSpec
+from ..model.looks import hdri_problem
 from ..model.plan import make_plan
 from ..model.settings import JOB_DEFAULTS, JobOptions, RenderSettings, SettingsError
 from ..model.task import Subject
@@ -144,6 +145,9 @@ def _job_dir_for(request: SubmitRequest, job_id: str, blends: list[Path]) -> Pat
 def _create(request: SubmitRequest, progress: ProgressFn | None,
             cancel: threading.Event | None, dry: bool = False) -> tuple[JobDir, Target]:
     settings = request.settings.validate()
+    problem = hdri_problem(settings.lighting)
+    if problem:
+        raise JobError(f"{problem}; nothing was submitted")
     if not request.out and not request.inplace:
         raise JobError("--out DIR is required (or --inplace to write next to each .blend)")
     try:

@@ -7,6 +7,7 @@ CLI, the job spec and the panel validate them the same way.
 
 from __future__ import annotations
 
+import os
 import re
 
 LIGHTING_MODES = ("auto", "scene", "uniform", "three-point")  # and "hdri:FILE"
@@ -44,6 +45,23 @@ def lighting_error(text: str) -> str | None:
 def hdri_file(lighting: str) -> str | None:
     """The image file of an `hdri:FILE` lighting, else None."""
     return lighting[len(HDRI_PREFIX):] if lighting.startswith(HDRI_PREFIX) else None
+
+
+def absolute_hdri(lighting: str) -> str:
+    """`hdri:FILE` with FILE made absolute (~ expanded, against the current folder): the worker
+    runs in another folder, often on another machine. Other lightings as they are."""
+    path = hdri_file(lighting)
+    if path is None:
+        return lighting
+    return HDRI_PREFIX + os.path.abspath(os.path.expanduser(path))
+
+
+def hdri_problem(lighting: str) -> str | None:
+    """Why an `hdri:FILE` lighting cannot be used here (its file is missing), else None."""
+    path = hdri_file(lighting)
+    if path is not None and not os.path.isfile(path):
+        return f"--lighting hdri:{path}: no such file"
+    return None
 
 
 def background_srgb(background: str) -> tuple[int, int, int] | None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -81,6 +82,12 @@ def install_cycle(args: dict[str, Any]) -> dict[str, Any]:
     for settings in (custom, looks):
         bridge.props_from_settings(props, settings)
         assert bridge.settings_from_props(props).to_dict() == settings.to_dict()
+    # Blender's file browser gives a "//" path (relative to the .blend): the worker, in another
+    # folder or on another machine, gets it absolute.
+    props.hdri_path = "//maps/studio.exr"
+    hdri = bridge.settings_from_props(props).lighting
+    assert hdri == "hdri:" + os.path.abspath(bpy.path.abspath("//maps/studio.exr")), hdri
+    assert os.path.isabs(hdri[len("hdri:"):]) and "//" not in hdri
     for views in (dict(layout="random", seed=9, hemisphere=True, radius_range=[1.0, 1.75],
                        fov=55.0), dict(frames=6, elevations=[-15.0, 0.0, 30.5], ortho=True),
                   dict(layout="sphere", sampling="hammersley", hemisphere=True)):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from orbitfarm.submitter.cli import main as cli_main
 from orbitfarm.submitter.model.looks import (
+    absolute_hdri,
     background_srgb,
     hdri_file,
+    hdri_problem,
     pass_folders,
     pass_keys,
     srgb_to_linear,
@@ -59,3 +61,30 @@ def test_cli_options_reach_the_settings(tmp_path, capsys):
                      "--lighting", "sunny"])
     assert code != 0
     assert "--lighting must be one of" in capsys.readouterr().err
+
+
+def test_hdri_paths_are_made_absolute_and_must_exist(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert absolute_hdri("hdri:sky.exr") == f"hdri:{tmp_path / 'sky.exr'}"
+    assert absolute_hdri("hdri:~/sky.exr") == f"hdri:{tmp_path / 'home' / 'sky.exr'}"
+    assert absolute_hdri("three-point") == "three-point"
+    assert hdri_problem(f"hdri:{tmp_path / 'sky.exr'}") == \
+        f"--lighting hdri:{tmp_path / 'sky.exr'}: no such file"
+    (tmp_path / "sky.exr").write_bytes(b"v/1\x01")
+    assert hdri_problem(f"hdri:{tmp_path / 'sky.exr'}") is None
+    assert hdri_problem("uniform") is None
+
+
+@pytest.mark.parametrize("command", ["render", "submit"])
+def test_a_missing_hdri_is_one_line_before_anything_runs(tmp_path, monkeypatch, capsys, command):
+    """Every subject would fail with it on the nodes: refused at once, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.blend").write_bytes(b"BLENDER")
+    code = cli_main([command, str(tmp_path / "a.blend"), "--out", str(tmp_path / "out"),
+                     "--lighting", "hdri:studio.exr"])
+    assert code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(
+        f"error: --lighting hdri:{tmp_path / 'studio.exr'}: no such file"), err
+    assert not (tmp_path / "out").exists()
