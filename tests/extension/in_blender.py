@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -161,4 +162,5 @@ if __name__ == "__main__":
     code = _run()
     sys.stdout.flush()
     sys.stderr.flush()
+    shutil.rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
     os._exit(code)

@@ -46,6 +46,7 @@ nt.links.new(em.outputs[0], out.inputs["Surface"])
 plane.data.materials.append(mat)
 bpy.ops.wm.save_as_mainfile(filepath=args["path"], relative_remap=True)
 sys.stdout.flush()
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 '''
 
@@ -86,6 +87,7 @@ with bpy.context.temp_override(object=obj, active_object=obj):
                                           modifier="Multires")
 bpy.ops.wm.save_mainfile()
 sys.stdout.flush()
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 '''
 

@@ -43,6 +43,7 @@ bpy.ops.wm.save_as_mainfile(filepath=path)
 data = open(abc, "rb").read()
 open(abc, "wb").write(data[: len(data) // 2])
 print("MADE", flush=True)
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 """
 

@@ -376,6 +376,7 @@ im.source = "SEQUENCE"
 im.use_fake_user = True
 bpy.ops.wm.save_as_mainfile(filepath=os.path.join(root, "s.blend"), relative_remap=True)
 sys.stdout.flush()
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 '''
 
@@ -412,6 +413,7 @@ bpy.data.images.remove(img)
 bpy.data.images.load(texture).use_fake_user = True
 bpy.ops.wm.save_as_mainfile(filepath=blend, relative_remap=False)
 sys.stdout.flush()
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 '''
 

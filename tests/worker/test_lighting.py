@@ -46,6 +46,7 @@ key = next(o for o in suns if o.name.endswith("key"))
 out["key shines toward"] = list((key.rotation_euler.to_matrix() @ __import__("mathutils").Vector((0, 0, -1))))
 out["energies"] = sorted(o.data.energy for o in suns)
 print("LIGHTING " + json.dumps(out), flush=True)
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 '''
 

@@ -39,6 +39,7 @@ remove_preview(scene)
 out["restored"] = [scene.frame_start, scene.frame_end, scene.camera.name if scene.camera else ""]
 out["counts_equal"] = counts() == n0
 print("PREVIEW " + json.dumps(out), flush=True)
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 '''
 

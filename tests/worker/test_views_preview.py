@@ -29,6 +29,7 @@ for k in range(1, 6):
     out["poses"][k] = [list(r) for r in cam.matrix_world]
 remove_preview(scene)
 print("PREVIEW " + json.dumps(out), flush=True)
+__import__("shutil").rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own removal
 os._exit(0)
 '''
 
