@@ -23,7 +23,7 @@ from typing import Any
 import bpy
 from mathutils import Vector
 
-from ..submitter.model.looks import HDRI_PREFIX, hdri_file, hdri_problem
+from ..submitter.model.looks import hdri_file, hdri_problem
 from ..submitter.model.settings import RenderSettings
 
 RIG_PREFIX = "orbitfarm_"
@@ -95,9 +95,6 @@ def _grey_world(scene: Any, name: str, grey: float, strength: float) -> None:
 
 
 def _hdri_world(scene: Any, path: str, strength: float) -> None:
-    problem = hdri_problem(HDRI_PREFIX + path)
-    if problem:
-        raise LightingError(problem)
     try:
         image = bpy.data.images.load(path, check_existing=True)
     except RuntimeError as exc:
@@ -145,6 +142,9 @@ def apply_lighting(scene: Any, settings: RenderSettings, log: Any = print) -> di
                           "strength": s * strength} for n, a, e, s in THREE_POINT]
         record["world_grey"] = RIG_WORLD_GREY * strength
     else:
+        problem = hdri_problem(mode)
+        if problem:
+            raise LightingError(problem)
         path = hdri_file(mode) or ""
         _hdri_world(scene, path, strength)
         record["hdri"] = path

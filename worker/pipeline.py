@@ -17,13 +17,13 @@ from typing import Any
 
 import bpy
 
-from ..submitter.formats import write_formats
+from ..submitter.formats import wanted_formats, write_formats
 from ..submitter.formats.cameras import depth16_rel
 from ..submitter.formats.depth16 import depth_exr_to_png16, too_far_warnings
 from ..submitter.formats.nerfstudio import CAMERA_MODEL, ORTHO_CAMERA_MODEL
 from ..submitter.model import views
 from ..submitter.model.looks import pass_conventions, pass_folders, pass_keys
-from ..submitter.model.settings import ALWAYS_FORMATS, RenderSettings
+from ..submitter.model.settings import RenderSettings
 from ..submitter.model.subject_formats import BLEND, subject_format
 from ..submitter.model.task import Subject, WorkerTask
 from . import orbit
@@ -327,8 +327,7 @@ def _render(task: WorkerTask, subject: Subject, progress: Progress, started: flo
     # touches files: bpy is never used off the main thread.
     checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orbitfarm-check")
     records: list[Future[None]] = []
-    depth16 = settings.poses and settings.depth and "depth16" in (*ALWAYS_FORMATS,
-                                                                  *settings.formats)
+    depth16 = settings.poses and settings.depth and "depth16" in wanted_formats(settings.formats)
     too_far: dict[int, int] = {}  # frame -> depth pixels beyond the 16-bit PNG's range
     made: set[Path] = set()  # output folders known to exist
 

@@ -19,7 +19,12 @@ from .nerf_synthetic import write_nerf_synthetic
 from .nerfstudio import write_nerfstudio
 from .opencv import write_opencv
 
-__all__ = ["FORMATS", "FormatError", "write_formats"]
+__all__ = ["FORMATS", "FormatError", "wanted_formats", "write_formats"]
+
+
+def wanted_formats(formats: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The formats written for a subject: the always-written ones plus `formats`, in order."""
+    return list(dict.fromkeys([*ALWAYS_FORMATS, *formats]))
 
 
 def write_formats(subject_dir: str | Path, formats: list[str] | tuple[str, ...] = (),
@@ -33,7 +38,7 @@ def write_formats(subject_dir: str | Path, formats: list[str] | tuple[str, ...] 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise FormatError(f"unknown format(s) {', '.join(unknown)} (known: {', '.join(FORMATS)})")
-    wanted = list(dict.fromkeys([*ALWAYS_FORMATS, *formats]))
+    wanted = wanted_formats(formats)
     out = Path(subject_dir)
     with locked(out):
         cams = load_cameras(out)
